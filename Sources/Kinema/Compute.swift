@@ -1,0 +1,49 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Process-wide compute settings: how many threads kernels and OpenBLAS may use.
+public enum Compute {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var _threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Number of worker threads used by Kinema's kernels and by OpenBLAS.
+    public static var threadCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return _threads
+    }
+
+    /// Sets the thread count (clamped to 1…256). Affects OpenBLAS globally.
+    public static func setThreadCount(_ n: Int) {
+        let clamped = min(max(n, 1), 256)
+        lock.lock()
+        _threads = clamped
+        lock.unlock()
+        openblas_set_num_threads(Int32(clamped))
+    }
+
+    /// Runs `body(chunkStart, chunkEnd)` over `0..<count`, split into at most `threadCount`
+    /// contiguous chunks that run concurrently. Chunks are deterministic for a given count and
+    /// thread count, so results do not depend on scheduling.
+    public static func parallelChunks(_ count: Int, minChunk: Int = 1, _ body: (Int, Int) -> Void) {
+        guard count > 0 else { return }
+        let maxChunks = max(1, count / max(minChunk, 1))
+        let chunks = min(threadCount, maxChunks)
+        if chunks <= 1 {
+            body(0, count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let start = c * count / chunks
+            let end = (c + 1) * count / chunks
+            if start < end { body(start, end) }
+        }
+    }
+
+    /// Runs `body(i)` for every `i` in `0..<count`, spread over the worker threads.
+    public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        parallelChunks(count) { s, e in
+            for i in s..<e { body(i) }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import Kinema
+
+// Benchmarks, not tests: each prints its numbers beside a reference run on this machine.
+// Usage: kinema-bench <gemm|...> [options]
+
+let args = Array(CommandLine.arguments.dropFirst())
+let command = args.first ?? "help"
+let rest = Array(args.dropFirst())
+
+do {
+    switch command {
+    case "gemm": try runGEMMBench(rest)
+    default:
+        FileHandle.standardError.write(Data("usage: kinema-bench gemm\n".utf8))
+        exit(command == "help" ? 0 : 2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("kinema-bench: \(error)\n".utf8))
+    exit(1)
+}
