@@ -136,3 +136,34 @@ public struct GenerationResult: Sendable {
     /// Decoded frames [frames, height, width, 3] in [0, 1], when requested.
     public var video: Tensor?
 }
+
+/// Settings a model recommends, used for every `nil` field of a request.
+public struct GenerationDefaults: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var frames: Int
+    public var fps: Double
+    public var steps: Int
+    public var guidance: Float
+    public var flowShift: Float
+    public var sampler: SamplerKind
+    public var negativePrompt: String
+
+    public init(width: Int, height: Int, frames: Int, fps: Double, steps: Int, guidance: Float,
+                flowShift: Float, sampler: SamplerKind, negativePrompt: String) {
+        self.width = width; self.height = height; self.frames = frames; self.fps = fps
+        self.steps = steps; self.guidance = guidance; self.flowShift = flowShift
+        self.sampler = sampler; self.negativePrompt = negativePrompt
+    }
+}
+
+/// A loaded model that turns requests into videos. Implementations are immutable after
+/// loading, so one instance may serve several generations on several threads at once.
+public protocol GenerationEngine: AnyObject, Sendable {
+    var defaults: GenerationDefaults { get }
+    /// Runs one generation. `progress` is called on the generating thread; `cancel` is polled
+    /// at least once per transformer block, VAE frame and text-encoder layer. Throws
+    /// `KinemaError` (`.cancelled` after a cancel); on any error no output file is left behind.
+    func generate(_ request: GenerationRequest, cancel: CancellationToken?,
+                  progress: ((GenerationProgress) -> Void)?) throws -> GenerationResult
+}
