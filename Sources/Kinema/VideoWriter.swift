@@ -23,6 +23,30 @@ public struct FrameRate: Sendable, Equatable, CustomStringConvertible {
         self.denominator = denominator
     }
 
+    /// The fraction for a rate given in frames per second: whole numbers stay whole, the
+    /// NTSC rates (23.976, 29.97, 59.94…) become n·1000/1001, anything else the closest
+    /// fraction with a denominator up to 1000. Throws `.invalidArgument` unless 0 < fps ≤ 1000.
+    public init(framesPerSecond fps: Double) throws {
+        guard fps.isFinite, fps > 0, fps <= 1000 else {
+            throw KinemaError.invalidArgument("frame rate \(fps) must be a number in (0, 1000]")
+        }
+        let whole = fps.rounded()
+        if abs(fps - whole) < 1e-6 {
+            self.init(Int(whole))
+            return
+        }
+        let ntsc = (fps * 1.001).rounded()
+        if ntsc >= 1, abs(fps - ntsc * 1000 / 1001) < 5e-4 {
+            self.init(numerator: Int(ntsc) * 1000, denominator: 1001)
+            return
+        }
+        let q = av_d2q(fps, 1000)
+        guard q.num > 0, q.den > 0, q.den <= 1000 else {
+            throw KinemaError.invalidArgument("frame rate \(fps) has no fraction with a denominator up to 1000")
+        }
+        self.init(numerator: Int(q.num), denominator: Int(q.den))
+    }
+
     public var framesPerSecond: Double { Double(numerator) / Double(denominator) }
 
     public var description: String {

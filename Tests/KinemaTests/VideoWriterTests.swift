@@ -134,6 +134,19 @@ final class VideoWriterTests: XCTestCase {
         XCTAssertEqual(info.frameCount, 5)
     }
 
+    func testFrameRateFromFramesPerSecond() throws {
+        XCTAssertEqual(try FrameRate(framesPerSecond: 16), FrameRate(16))
+        XCTAssertEqual(try FrameRate(framesPerSecond: 24.0), FrameRate(24))
+        XCTAssertEqual(try FrameRate(framesPerSecond: 29.97), FrameRate(numerator: 30000, denominator: 1001))
+        XCTAssertEqual(try FrameRate(framesPerSecond: 23.976), FrameRate(numerator: 24000, denominator: 1001))
+        XCTAssertEqual(try FrameRate(framesPerSecond: 30000.0 / 1001), FrameRate(numerator: 30000, denominator: 1001))
+        XCTAssertEqual(try FrameRate(framesPerSecond: 12.5), FrameRate(numerator: 25, denominator: 2))
+        XCTAssertEqual(try FrameRate(framesPerSecond: 0.5), FrameRate(numerator: 1, denominator: 2))
+        for bad in [0, -16, .nan, .infinity, 1001] as [Double] {
+            assertKinemaError(.invalidArgument, "\(bad) fps") { _ = try FrameRate(framesPerSecond: bad) }
+        }
+    }
+
     func testReplacesAnExistingFile() throws {
         let dir = try makeTemporaryDirectory(self)
         let url = dir.appendingPathComponent("clip.mp4")
