@@ -205,7 +205,8 @@ struct DecodedFrame {
         let data = frame.pointee.data, lines = frame.pointee.linesize
         let pointers = [data.0, data.1, data.2, data.3]
         let strides = [lines.0, lines.1, lines.2, lines.3]
-        guard index >= 0, index < 4, let base = pointers[index], Int(strides[index]) >= planeWidth else {
+        guard index >= 0, index < 4, let base = pointers[index], Int(strides[index]) >= planeWidth,
+              planeWidth <= width, planeHeight <= height else {
             throw KinemaError.invalidArgument("frame has no plane \(index) of width \(planeWidth)")
         }
         var bytes = [UInt8](repeating: 0, count: planeWidth * planeHeight)

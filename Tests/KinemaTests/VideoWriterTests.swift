@@ -52,6 +52,13 @@ final class VideoWriterTests: XCTestCase {
         let mdat = try XCTUnwrap(atoms.firstIndex(of: "mdat"), "no mdat atom in \(atoms)", file: file, line: line)
         XCTAssertLessThan(moov, mdat, "faststart: moov must precede mdat, got \(atoms)", file: file, line: line)
 
+        // The container's own colour box: 'colr' 'nclx', primaries/transfer/matrix 1 (BT.709),
+        // full_range_flag 0.
+        let bytes = [UInt8](try Data(contentsOf: url))
+        let colr: [UInt8] = Array("colrnclx".utf8) + [0, 1, 0, 1, 0, 1, 0]
+        XCTAssertTrue(bytes.indices.contains { bytes[$0...].starts(with: colr) }, "no BT.709 tv-range colr box",
+                      file: file, line: line)
+
         let decoded = try VideoProbe.decodeFrames(url: url)
         XCTAssertEqual(decoded.count, frames, file: file, line: line)
         XCTAssertEqual(decoded.first?.shape, [height, width, 3], file: file, line: line)
