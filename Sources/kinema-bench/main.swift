@@ -2,7 +2,7 @@ import Foundation
 import Kinema
 
 // Benchmarks, not tests: each prints its numbers beside a reference run on this machine.
-// Usage: kinema-bench <gemm|...> [options]
+// Usage: kinema-bench <gemm|attention|video> [options]
 
 let args = Array(CommandLine.arguments.dropFirst())
 let command = args.first ?? "help"
@@ -12,8 +12,9 @@ do {
     switch command {
     case "gemm": try runGEMMBench(rest)
     case "attention": try runAttentionBench(rest)
+    case "video": try runVideoBench(rest)
     default:
-        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention\n".utf8))
+        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention|video\n".utf8))
         exit(command == "help" ? 0 : 2)
     }
 } catch {
