@@ -20,6 +20,11 @@ What it writes (everything is seeded, so a rerun reproduces the same files):
   Replace(" {2,}" -> "▁")], a lone Metaspace pre-tokenizer with the legacy `add_prefix_space` key,
   and `byte_fallback: true`. Its expected ids come from the `tokenizers` library directly, because
   transformers 5 rebuilds T5 pipelines on load instead of using the file as written.
+* components and metaspace-first: the same vocabulary with the other components Kinema reads
+  (NFKC, Strip, regex and string Replace, WhitespaceSplit, Metaspace with prepend_scheme "first",
+  a template with a prefix token or none at all, the Replace/ByteFallback/Fuse/Strip decoders,
+  and added tokens with single_word, lstrip, rstrip and normalized set), expected ids again from
+  the `tokenizers` library.
 * <name>/expected.json: ids with and without special tokens, truncated ids (max_length 64 and 512),
   padded encodings for a few prompts, and decoded strings (with and without special tokens).
 * prompt_cleaner.json: `html.unescape` twice, strip, collapse whitespace runs, strip (what Wan and
@@ -147,6 +152,10 @@ def prompt_corpus(rng):
     # Special-token literals and byte-piece look-alikes.
     prompts += ["</s>", "<pad>", "<unk>", "hello</s>world", "<extra_id_0> fills <extra_id_1>", "a <pad> b <unk> c",
                 "<s>not special</s>", "<0x41> <0xE4> <0x0A>", "</s></s></s>", "text <extra_id_99>"]
+    # Added tokens of the "components" fixture: single_word / lstrip / rstrip / normalized.
+    prompts += ["magic", "a magic trick", "amagic", "magicb", "  magic   show", "so magic!", "magic\tmagic",
+                "ＦＵＬＬ moon", "FULL moon", "fullＦＵＬＬfull", "   <spark>   fire", "x<spark>y<spark>",
+                "  leading then <extra_id_0>  after", "<extra_id_0>   starts with a token"]
     # Random mixtures of characters from many scripts.
     pools = ["abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", " ,.;:!?-()'\"",
              "色调艳丽过曝静态细节模糊字幕风格作品画面", "龘靐齉爩鱻麤", "éèêëñüöäçåø", "\u0301\u0308\u0303",
@@ -213,6 +222,58 @@ def umt5_style_json(t5_json):
     return data
 
 
+def components_json(t5_json, metaspace_first_only):
+    """Other components on the t5-1000-bytes vocabulary (see the module docstring)."""
+    data = json.loads(json.dumps(t5_json))
+    data["model"]["byte_fallback"] = True
+    if metaspace_first_only:
+        data["normalizer"] = {"type": "Sequence", "normalizers": [
+            {"type": "NFKC"},
+            {"type": "Replace", "pattern": {"Regex": "\\A +| +\\z"}, "content": ""},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
+        ]}
+        data["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}
+        data["post_processor"] = None
+        data["decoder"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}
+    else:
+        data["normalizer"] = {"type": "Sequence", "normalizers": [
+            {"type": "NFKC"},
+            {"type": "Strip", "strip_left": True, "strip_right": True},
+            {"type": "Replace", "pattern": {"String": "\t"}, "content": " "},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
+        ]}
+        data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True},
+        ]}
+        data["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<extra_id_0>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {
+                "<extra_id_0>": {"id": "<extra_id_0>", "ids": [t5_json_id(t5_json, "<extra_id_0>")],
+                                 "tokens": ["<extra_id_0>"]},
+                "</s>": {"id": "</s>", "ids": [1], "tokens": ["</s>"]}}}
+        data["decoder"] = {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+            {"type": "ByteFallback"},
+            {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+        ]}
+    tokenizer = tokenizers.Tokenizer.from_str(json.dumps(data))
+    tokenizer.add_tokens([
+        tokenizers.AddedToken("magic", single_word=True, lstrip=True, rstrip=True, normalized=False, special=False),
+        tokenizers.AddedToken("ＦＵＬＬ", normalized=True, special=False),
+        tokenizers.AddedToken("<spark>", lstrip=True, normalized=False, special=True),
+    ])
+    return json.loads(tokenizer.to_str())
+
+
+def t5_json_id(t5_json, content):
+    return next(t["id"] for t in t5_json["added_tokens"] if t["content"] == content)
+
+
 def compact(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
@@ -221,9 +282,10 @@ def write_expected(target, prompts, encode, decode):
     cases = []
     for index, prompt in enumerate(prompts):
         ids = encode(prompt, True, None, False)["ids"]
-        case = {"ids": ids,
-                "decoded": decode(ids, True),
-                "decoded_with_special": decode(ids, False)}
+        case = {"ids": ids, "decoded": decode(ids, True)}
+        with_special = decode(ids, False)
+        if with_special != case["decoded"]:
+            case["decoded_with_special"] = with_special
         if index < PLAIN_PROMPTS:
             case["plain"] = encode(prompt, False, None, False)["ids"]
         truncated = {}
@@ -345,6 +407,24 @@ def main():
         clean_diff = sum(1 for p in prompts if rebuilt(clean_prompt(p))["input_ids"] != encode(clean_prompt(p), True, None, False)["ids"])
         print(f"umt5-style: transformers {transformers.__version__} rebuilt pipeline differs from the file on "
               f"{raw_diff} raw prompts, {clean_diff} cleaned prompts", file=sys.stderr)
+        no_bytes = umt5_style_json(source)
+        no_bytes["model"]["byte_fallback"] = False
+        no_bytes_encode, _ = library_callbacks(tokenizers.Tokenizer.from_str(json.dumps(no_bytes)))
+        clean_diff = [p for p in prompts
+                      if rebuilt(clean_prompt(p))["input_ids"] != no_bytes_encode(clean_prompt(p), True, None, False)["ids"]]
+        print(f"umt5-style without byte_fallback: the rebuilt pipeline differs on {len(clean_diff)} cleaned prompts "
+              f"{[clean_prompt(p) for p in clean_diff[:5]]}", file=sys.stderr)
+
+        for name, first_only in (("components", False), ("metaspace-first", True)):
+            target = OUT / name
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "tokenizer.json").write_text(
+                json.dumps(components_json(source, first_only), ensure_ascii=False, indent=2) + "\n",
+                encoding="utf-8")
+            library = tokenizers.Tokenizer.from_file(str(target / "tokenizer.json"))
+            cases = write_expected(target, prompts, *library_callbacks(library))
+            print(f"{name}: {len(cases)} prompts", file=sys.stderr)
+
 
 
 if __name__ == "__main__":
