@@ -146,6 +146,26 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    func testDecodeSkipsIdsOutsideTheVocabulary() throws {
+        let tokenizer = try loadTokenizer("t5-300")
+        let ids = try tokenizer.encode("a cat")
+        XCTAssertEqual(tokenizer.decode([-7] + ids + [Int32(tokenizer.vocabularySize), Int32.max]), tokenizer.decode(ids))
+        XCTAssertEqual(tokenizer.decode([]), "")
+    }
+
+    func testConcurrentEncodingGivesTheSameIds() throws {
+        let tokenizer = try loadTokenizer("umt5-style")
+        let prompts = Array(try loadPrompts().prefix(64))
+        let expected = try prompts.map { try tokenizer.encode($0) }
+        let results = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: prompts.count)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: prompts.count) { i in
+            results[i] = (try? tokenizer.encode(prompts[i])) ?? [-1]
+        }
+        XCTAssertEqual(Array(results), expected)
+    }
+
     func testInvalidMaxLength() throws {
         let tokenizer = try loadTokenizer("t5-300")
         XCTAssertThrowsError(try tokenizer.encode("hello", maxLength: 0)) { error in

@@ -13,12 +13,12 @@ What it writes (everything is seeded, so a rerun reproduces the same files):
   special ids (pad 0, eos 1, unk 2, no bos), saved through transformers' `T5TokenizerFast` with 100
   extra ids:
     - t5-300:        vocab 300, no byte fallback, character coverage < 1 (so unknown characters occur);
-    - t5-1000-bytes: vocab 1000 trained with byte_fallback (the <0xNN> pieces are in the vocab; the
-                     transformers T5 converter keeps byte_fallback off).
-* umt5-style: the t5-1000-bytes vocabulary laid out as the transformers 4.3x `T5Converter` wrote
-  tokenizer.json files such as google/umt5-xxl's: normalizer Sequence[Precompiled, Strip(right),
-  Replace(" {2,}" -> "▁")], a lone Metaspace pre-tokenizer with the legacy `add_prefix_space` key,
-  and `byte_fallback: true`. Its expected ids come from the `tokenizers` library directly, because
+    - t5-1000-bytes: vocab 1000 trained with byte_fallback (the <0xNN> pieces are in the vocab;
+                     transformers 5's T5 tokenizer turns byte_fallback off).
+* umt5-style: the t5-1000-bytes vocabulary laid out as transformers 4.3x's `T5Converter` wrote
+  tokenizer.json files (the era google/umt5-xxl's file comes from; its exact contents could not
+  be checked): normalizer Sequence[Precompiled, Strip(right), Replace(" {2,}" -> "▁")], a lone
+  Metaspace pre-tokenizer with the legacy `add_prefix_space` key, and `byte_fallback: true`. Its expected ids come from the `tokenizers` library directly, because
   transformers 5 rebuilds T5 pipelines on load instead of using the file as written.
 * components and metaspace-first: the same vocabulary with the other components Kinema reads
   (NFKC, Strip, regex and string Replace, WhitespaceSplit, Metaspace with prepend_scheme "first",
@@ -33,7 +33,6 @@ What it writes (everything is seeded, so a rerun reproduces the same files):
 
 import html
 import json
-import os
 import random
 import re
 import shutil
