@@ -9,6 +9,7 @@ let benchmarks: [(name: String, run: ([String]) throws -> Void)] = [
     ("attention", runAttentionBench),
     ("weights", runWeightsBench),
     ("video", runVideoBench),
+    ("tokenizer", runTokenizerBench),
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())
