@@ -1,5 +1,17 @@
 // swift-tools-version:5.9
 import PackageDescription
+import Foundation
+
+// The kernels are compiled for AVX2 + FMA on x86-64 (every x86-64 CPU since 2013-2015):
+// the vectorised exp and norms run 3-5x faster than on the SSE2 baseline. Model loading
+// checks the CPU first and reports an error instead of running into an illegal
+// instruction. KINEMA_PORTABLE=1 builds for the baseline instead.
+var kernelFlags: [SwiftSetting] = []
+#if arch(x86_64)
+if ProcessInfo.processInfo.environment["KINEMA_PORTABLE"] == nil {
+    kernelFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+}
+#endif
 
 let package = Package(
     name: "Kinema",
@@ -26,10 +38,13 @@ let package = Package(
                 .linkedLibrary("avutil"),
             ]
         ),
+        // CPU feature detection (plain C, compiled for the baseline).
+        .target(name: "CKinemaSupport", path: "Sources/CKinemaSupport"),
         .target(
             name: "Kinema",
-            dependencies: ["CBLAS", "CFFmpeg"],
-            path: "Sources/Kinema"
+            dependencies: ["CBLAS", "CFFmpeg", "CKinemaSupport"],
+            path: "Sources/Kinema",
+            swiftSettings: kernelFlags
         ),
         .executableTarget(
             name: "kinema-bench",

@@ -1,4 +1,5 @@
 import CBLAS
+import CKinemaSupport
 import Dispatch
 import Foundation
 
@@ -20,6 +21,15 @@ public enum Compute {
         _threads = clamped
         lock.unlock()
         openblas_set_num_threads(Int32(clamped))
+    }
+
+    /// Throws when this CPU lacks the instruction sets the kernels were compiled for, so a
+    /// host gets an error at model load instead of an illegal-instruction crash later.
+    public static func requireSupportedCPU() throws {
+        if ksupport_cpu_supported() == 0 {
+            throw KinemaError.unsupported(
+                "this CPU lacks AVX2/FMA, which this build of Kinema requires; rebuild with KINEMA_PORTABLE=1")
+        }
     }
 
     /// Runs `body(chunkStart, chunkEnd)` over `0..<count`, split into at most `threadCount`

@@ -11,8 +11,9 @@ let rest = Array(args.dropFirst())
 do {
     switch command {
     case "gemm": try runGEMMBench(rest)
+    case "attention": try runAttentionBench(rest)
     default:
-        FileHandle.standardError.write(Data("usage: kinema-bench gemm\n".utf8))
+        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention\n".utf8))
         exit(command == "help" ? 0 : 2)
     }
 } catch {

@@ -104,7 +104,7 @@ public enum Attention {
         var m = -Float.infinity
         var j = 0
         var mv = Vec(repeating: -Float.infinity)
-        while j + vecWidth <= n { mv = pointwiseMax(mv, loadVec(s + j)); j += vecWidth }
+        while j + vecWidth <= n { mv = vmax(mv, loadVec(s + j)); j += vecWidth }
         m = mv.max()
         while j < n { m = max(m, s[j]); j += 1 }
         let oldMax = runningMax.pointee

@@ -1,0 +1,10 @@
+#include "CKinemaSupport.h"
+
+int ksupport_cpu_supported(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 1;
+#endif
+}
