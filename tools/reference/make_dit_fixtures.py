@@ -131,7 +131,10 @@ def make_config(cfg, seed):
     if cfg["shard"]:
         save_kwargs["max_shard_size"] = cfg["shard"]
     model.save_pretrained(os.path.join(out_dir, "transformer"), **save_kwargs)
-    model = model.to(torch.float32).eval()
+    # Reload in float32: this reads back exactly what was stored, and rebuilds the RoPE tables
+    # (non-persistent buffers that the 16-bit cast above rounded) in float64 as a real load does.
+    model = WanTransformer3DModel.from_pretrained(os.path.join(out_dir, "transformer"),
+                                                  torch_dtype=torch.float32).eval()
 
     if cfg["name"] == "tiny12":
         sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
@@ -181,6 +184,10 @@ def make_config(cfg, seed):
     print(f"{cfg['name']}: {size / 1024:.0f} KB, output max |v| = {v.abs().max().item():.4f}")
 
 
+def public_config(scheduler):
+    return {k: v for k, v in scheduler.config.items() if not k.startswith("_")}
+
+
 def make_schedules():
     tables = []
     for steps, shift in [(4, 3.0), (10, 5.0), (25, 1.0), (50, 3.0), (50, 5.0), (37, 12.0), (1, 3.0)]:
@@ -190,14 +197,14 @@ def make_schedules():
         euler.set_timesteps(steps)
         tables.append(dict(
             steps=steps, shift=shift,
-            unipc_config=dict(unipc.config), euler_config=dict(euler.config),
+            unipc_config=public_config(unipc), euler_config=public_config(euler),
             unipc_timesteps=[int(t) for t in unipc.timesteps],
             unipc_sigmas=[float(s) for s in unipc.sigmas],
             euler_timesteps=[float(t) for t in euler.timesteps],
             euler_sigmas=[float(s) for s in euler.sigmas],
         ))
     with open(os.path.join(ROOT, "schedules.json"), "w") as f:
-        json.dump(tables, f, indent=1, default=list)
+        json.dump(tables, f, indent=1, sort_keys=True, default=list)
 
 
 def main():
