@@ -111,7 +111,9 @@ def main():
         std = [round(v, 4) for v in (0.5 + torch.rand(z, generator=gen) * 2).tolist()]
         vae = AutoencoderKLWan(base_dim=c["base_dim"], z_dim=z, dim_mult=c["dim_mult"],
                                num_res_blocks=c["num_res_blocks"], temperal_downsample=c["temperal_downsample"],
-                               latents_mean=mean, latents_std=std).eval()
+                               latents_mean=mean, latents_std=std,
+                               scale_factor_temporal=2 ** sum(c["temperal_downsample"]),
+                               scale_factor_spatial=2 ** (len(c["dim_mult"]) - 1)).eval()
         randomise(vae, gen)
         folder = os.path.join(OUT, name)
         vae.save_pretrained(os.path.join(folder, "vae"), safe_serialization=True)
