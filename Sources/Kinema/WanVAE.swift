@@ -980,6 +980,15 @@ public final class WanVAE: Sendable {
         try reader.finish()
     }
 
+    /// Every tensor (diffusers name → shape) a checkpoint of this configuration holds.
+    public static func tensorShapes(config: WanVAEConfig) throws -> [String: [Int]] {
+        try config.checkSupportedByWanVAE()
+        let reader = VAEWeightReader()
+        _ = try loadWanVAEDecoderOperations(config, reader)
+        _ = try loadWanVAEEncoderOperations(config, reader)
+        return reader.expected
+    }
+
     /// Loads a diffusers `vae/` folder: config.json and diffusion_pytorch_model.safetensors
     /// (or its shard index).
     public convenience init(directory: URL) throws {

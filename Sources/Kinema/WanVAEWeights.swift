@@ -138,13 +138,20 @@ struct VAEConvWeights: Sendable {
         self.taps = taps; self.bias = bias.data
     }
 
+    /// Sizes without weights, for listing the tensors a configuration expects.
+    init(placeholderFor shape: [Int], padding: (h: Int, w: Int)) {
+        let kernel = shape.count == 5 ? (shape[2], shape[3], shape[4]) : (1, shape[2], shape[3])
+        self.init(inChannels: shape[1], outChannels: shape[0], kernel: kernel, padding: padding, taps: [], bias: [])
+    }
+
     /// Only the first `rows` output channels (the encoder needs the mean half of quant_conv).
     func keepingOutputs(_ rows: Int) -> VAEConvWeights {
-        VAEConvWeights(inChannels: inChannels, outChannels: rows, kernel: kernel, padding: padding,
-                       taps: (0..<kernel.t).flatMap { g in
-                           taps[(g * outChannels * columnLength)..<((g * outChannels + rows) * columnLength)]
-                       },
-                       bias: Array(bias.prefix(rows)))
+        guard !taps.isEmpty else { return self }
+        return VAEConvWeights(inChannels: inChannels, outChannels: rows, kernel: kernel, padding: padding,
+                              taps: (0..<kernel.t).flatMap { g in
+                                  taps[(g * outChannels * columnLength)..<((g * outChannels + rows) * columnLength)]
+                              },
+                              bias: Array(bias.prefix(rows)))
     }
 
     private init(inChannels: Int, outChannels: Int, kernel: (t: Int, h: Int, w: Int), padding: (h: Int, w: Int),
@@ -182,17 +189,22 @@ struct VAEResampleWeights: Sendable {
 /// Reads the tensors a model asks for, recording every name and shape it expects; `finish()`
 /// then raises one error that lists every missing, wrongly shaped and unexpected tensor.
 final class VAEWeightReader {
-    let source: any TensorSource
+    /// nil: only record the expected names and shapes (weights come back empty).
+    let source: (any TensorSource)?
     private(set) var expected: [String: [Int]] = [:]
     private var missing: [String] = []
     private var wrongShape: [String] = []
 
     init(_ source: any TensorSource) { self.source = source }
 
+    /// A reader that reads nothing and only lists what a model expects.
+    init() { source = nil }
+
     /// The tensor, or zeros of the expected shape when it is absent or misshapen (recorded, and
     /// reported by `finish()`), so one pass finds every problem.
     func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
         expected[name] = shape
+        guard let source else { return Tensor(zeros: [0]) }
         guard let info = source.info(name) else {
             missing.append(name)
             return Tensor(zeros: shape)
@@ -205,13 +217,18 @@ final class VAEWeightReader {
     }
 
     func conv3d(_ name: String, _ cin: Int, _ cout: Int, kernel: (Int, Int, Int), padding: (Int, Int) = (0, 0)) throws -> VAEConvWeights {
-        let w = try tensor("\(name).weight", [cout, cin, kernel.0, kernel.1, kernel.2])
-        return VAEConvWeights(weight: w, bias: try tensor("\(name).bias", [cout]), padding: padding)
+        let shape = [cout, cin, kernel.0, kernel.1, kernel.2]
+        return try conv(name, shape, padding: padding)
     }
 
     func conv2d(_ name: String, _ cin: Int, _ cout: Int, kernel: Int, padding: Int) throws -> VAEConvWeights {
-        let w = try tensor("\(name).weight", [cout, cin, kernel, kernel])
-        return VAEConvWeights(weight: w, bias: try tensor("\(name).bias", [cout]), padding: (padding, padding))
+        try conv(name, [cout, cin, kernel, kernel], padding: (padding, padding))
+    }
+
+    private func conv(_ name: String, _ shape: [Int], padding: (Int, Int)) throws -> VAEConvWeights {
+        let w = try tensor("\(name).weight", shape), b = try tensor("\(name).bias", [shape[0]])
+        guard source != nil else { return VAEConvWeights(placeholderFor: shape, padding: padding) }
+        return VAEConvWeights(weight: w, bias: b, padding: padding)
     }
 
     func gamma(_ name: String, _ channels: Int, images: Bool = false) throws -> [Float] {
@@ -255,6 +272,7 @@ final class VAEWeightReader {
     /// which `belongsElsewhere` is true (the other half of a full VAE checkpoint) are allowed
     /// without being read.
     func finish(belongsElsewhere: (String) -> Bool = { _ in false }) throws {
+        guard let source else { return }
         let unexpected = source.names.filter { expected[$0] == nil && !belongsElsewhere($0) }
         guard missing.isEmpty, wrongShape.isEmpty, unexpected.isEmpty else {
             func list(_ items: [String]) -> String {

@@ -172,6 +172,25 @@ final class WanVAETests: XCTestCase {
         }
     }
 
+    func testTensorShapesListTheCheckpoint() throws {
+        for name in Self.configurations {
+            let config = try WanVAEConfig.load(contentsOf: folder(name).appendingPathComponent("config.json"))
+            let file = try SafeTensorsFile(url: folder(name).appendingPathComponent("diffusion_pytorch_model.safetensors"))
+            var shapes: [String: [Int]] = [:]
+            for n in file.names { shapes[n] = file.info(n)?.shape }
+            XCTAssertEqual(try WanVAE.tensorShapes(config: config), shapes, name)
+        }
+        // The Wan2.1 VAE: 194 tensors, 126.9 M parameters, as diffusers builds it.
+        let shapes = try WanVAE.tensorShapes(config: WanVAEConfig())
+        XCTAssertEqual(shapes["decoder.up_blocks.0.upsamplers.0.time_conv.weight"], [768, 384, 3, 1, 1])
+        XCTAssertEqual(shapes["decoder.up_blocks.0.upsamplers.0.resample.1.weight"], [192, 384, 3, 3])
+        XCTAssertEqual(shapes["decoder.up_blocks.1.resnets.0.conv_shortcut.weight"], [384, 192, 1, 1, 1])
+        XCTAssertEqual(shapes["encoder.conv_out.weight"], [32, 384, 3, 3, 3])
+        XCTAssertEqual(shapes["decoder.mid_block.attentions.0.norm.gamma"], [384, 1, 1])
+        XCTAssertEqual(shapes.count, 194)
+        XCTAssertEqual(shapes.values.reduce(0) { $0 + $1.reduce(1, *) }, 126_892_531)
+    }
+
     func testStrictLoadingListsEveryProblem() throws {
         let dir = try makeTemporaryDirectory(self)
         let source = try SafeTensorsFile(url: folder("tiny_a").appendingPathComponent("diffusion_pytorch_model.safetensors"))
