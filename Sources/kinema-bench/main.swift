@@ -13,8 +13,9 @@ do {
     case "gemm": try runGEMMBench(rest)
     case "attention": try runAttentionBench(rest)
     case "weights": try runWeightsBench(rest)
+    case "dit": try runDiTBench(rest)
     default:
-        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention|weights\n".utf8))
+        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention|weights|dit\n".utf8))
         exit(command == "help" ? 0 : 2)
     }
 } catch {
