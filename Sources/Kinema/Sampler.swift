@@ -348,3 +348,41 @@ public enum Sampler {
         }
     }
 }
+
+// MARK: - From diffusers configs
+
+extension SamplerSettings {
+    /// The settings a diffusers `scheduler_config.json` describes. Options that change the
+    /// schedule or the update in ways not implemented here are `.unsupported` naming the key.
+    public init(config: SchedulerConfig) throws {
+        try config.validate()
+        func unsupported(_ what: String) -> KinemaError {
+            .unsupported("\(config.kind.rawValue): \(what) is not supported")
+        }
+        if config.useKarrasSigmas || config.useExponentialSigmas || config.useBetaSigmas {
+            throw unsupported("use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas")
+        }
+        if config.useDynamicShifting { throw unsupported("use_dynamic_shifting") }
+        if config.shiftTerminal != nil { throw unsupported("shift_terminal") }
+        switch config.kind {
+        case .uniPCMultistep:
+            guard config.useFlowSigmas else { throw unsupported("use_flow_sigmas = false (only flow-matching schedules)") }
+            guard config.predictionType == "flow_prediction" else {
+                throw unsupported("prediction_type '\(config.predictionType)' with flow sigmas")
+            }
+            guard config.predictX0 else { throw unsupported("predict_x0 = false") }
+            guard !config.thresholding else { throw unsupported("thresholding") }
+            guard config.finalSigmasType == "zero" else { throw unsupported("final_sigmas_type '\(config.finalSigmasType)'") }
+            guard (1...2).contains(config.solverOrder) else { throw unsupported("solver_order \(config.solverOrder)") }
+            guard let type = SolverType(rawValue: config.solverType) else { throw unsupported("solver_type '\(config.solverType)'") }
+            self.init(kind: .unipc, shift: config.flowShift, numTrainTimesteps: config.numTrainTimesteps,
+                      solverOrder: config.solverOrder, solverType: type, lowerOrderFinal: config.lowerOrderFinal,
+                      disableCorrector: config.disableCorrector)
+        case .flowMatchEulerDiscrete:
+            if config.invertSigmas { throw unsupported("invert_sigmas") }
+            if config.stochasticSampling { throw unsupported("stochastic_sampling") }
+            self.init(kind: .euler, shift: config.shift, numTrainTimesteps: config.numTrainTimesteps)
+        }
+        try validate()
+    }
+}

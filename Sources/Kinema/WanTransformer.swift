@@ -123,6 +123,25 @@ public final class WanTransformer: @unchecked Sendable {
             self.crossAttentionNorm = crossAttentionNorm
         }
 
+        /// The sizes of a diffusers config. Image conditioning (I2V: `image_dim`,
+        /// `added_kv_proj_dim`) and query/key norms other than "rms_norm_across_heads" are
+        /// `.unsupported`.
+        public init(config: WanTransformerConfig) throws {
+            try config.validate()
+            if config.imageDim != nil || config.addedKVProjDim != nil || config.posEmbedSeqLen != nil {
+                throw KinemaError.unsupported("Wan transformer config: image conditioning (image_dim, added_kv_proj_dim, pos_embed_seq_len) is not supported")
+            }
+            guard config.qkNorm == "rms_norm_across_heads" else {
+                throw KinemaError.unsupported("Wan transformer config: qk_norm \(config.qkNorm ?? "null") is not supported")
+            }
+            self.init(heads: config.numAttentionHeads, headDim: config.attentionHeadDim, ffnDim: config.ffnDim,
+                      layers: config.numLayers, inChannels: config.inChannels, outChannels: config.outChannels,
+                      textDim: config.textDim, freqDim: config.freqDim, patchSize: config.patchSize,
+                      eps: Float(config.eps), ropeMaxSeqLen: config.ropeMaxSeqLen,
+                      crossAttentionNorm: config.crossAttnNorm)
+            try validate()
+        }
+
         /// Wan2.1 T2V 1.3B.
         public static let wan21T2V1_3B = Dimensions(
             heads: 12, headDim: 128, ffnDim: 8960, layers: 30, inChannels: 16, outChannels: 16,
@@ -258,6 +277,12 @@ public final class WanTransformer: @unchecked Sendable {
         let all = [patchEmbedding, timeLinear1, timeLinear2, timeProjection, textLinear1, textLinear2, projOut]
             + blocks.flatMap(\.linears)
         maxScratch = all.map(\.scratchCount).max() ?? 0
+    }
+
+    /// Loads the model described by a diffusers `WanTransformer3DModel` config (see
+    /// `init(dimensions:weights:keepStoredPrecision:)`).
+    public convenience init(config: WanTransformerConfig, weights: any TensorSource, keepStoredPrecision: Bool = true) throws {
+        try self.init(dimensions: Dimensions(config: config), weights: weights, keepStoredPrecision: keepStoredPrecision)
     }
 
     /// Stacks weight matrices with the same row length into one, keeping a common 16-bit

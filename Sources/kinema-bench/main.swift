@@ -6,6 +6,7 @@ import Kinema
 
 let benchmarks: [(name: String, run: ([String]) throws -> Void)] = [
     ("gemm", runGEMMBench),
+    ("dit", runDiTBench),
     ("attention", runAttentionBench),
     ("weights", runWeightsBench),
     ("video", runVideoBench),

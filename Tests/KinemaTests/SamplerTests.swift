@@ -55,6 +55,23 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(s.sigmas.last, 0)
     }
 
+    func testUnsupportedSchedulerConfigsAreErrors() throws {
+        var config = try DiTFixture.tiny12.schedulerConfig(.unipc)
+        XCTAssertEqual(try SamplerSettings(config: config), .wanDefault)
+        config.useFlowSigmas = false
+        XCTAssertThrowsError(try SamplerSettings(config: config)) { XCTAssertEqual(($0 as? KinemaError)?.code, .unsupported) }
+        config = try DiTFixture.tiny12.schedulerConfig(.unipc)
+        config.useKarrasSigmas = true
+        XCTAssertThrowsError(try SamplerSettings(config: config))
+        config = try DiTFixture.tiny12.schedulerConfig(.unipc)
+        config.solverOrder = 3
+        XCTAssertThrowsError(try SamplerSettings(config: config))
+        var euler = try DiTFixture.tiny12.schedulerConfig(.euler)
+        XCTAssertEqual(try SamplerSettings(config: euler).kind, .euler)
+        euler.stochasticSampling = true
+        XCTAssertThrowsError(try SamplerSettings(config: euler))
+    }
+
     func testInvalidSettingsAreErrors() {
         XCTAssertThrowsError(try FlowSchedule(settings: .wanDefault, steps: 0))
         XCTAssertThrowsError(try FlowSchedule(settings: SamplerSettings(kind: .unipc, shift: -1), steps: 4))
@@ -75,9 +92,11 @@ final class SamplerTests: XCTestCase {
             for kind in SamplerKind.allCases {
                 let reference = try expected.tensor("loop.\(kind.rawValue)")
                 var reported: [Int] = []
+                let settings = try SamplerSettings(config: try fixture.schedulerConfig(kind))
+                XCTAssertEqual(settings, SamplerSettings(kind: kind, shift: 3))
                 let out = try Sampler.sample(
                     initial: initial, transformer: model, conditional: cond, unconditional: uncond,
-                    settings: SamplerSettings(kind: kind, shift: 3), steps: 4, guidance: 5,
+                    settings: settings, steps: 4, guidance: 5,
                     progress: { reported.append($0.step) })
                 assertClose(out, reference, tolerance: relativeTolerance(reference), "\(fixture) \(kind)")
                 XCTAssertEqual(reported, [1, 2, 3, 4])

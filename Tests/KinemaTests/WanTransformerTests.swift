@@ -27,8 +27,16 @@ enum DiTFixture: String, CaseIterable {
                                   prefix: "diffusion_pytorch_model")
     }
 
+    func config() throws -> WanTransformerConfig {
+        try WanTransformerConfig.load(contentsOf: directory.appendingPathComponent("transformer/config.json"))
+    }
+
     func transformer(keepStoredPrecision: Bool = true) throws -> WanTransformer {
-        try WanTransformer(dimensions: dimensions, weights: try weights(), keepStoredPrecision: keepStoredPrecision)
+        try WanTransformer(config: try config(), weights: try weights(), keepStoredPrecision: keepStoredPrecision)
+    }
+
+    func schedulerConfig(_ kind: SamplerKind) throws -> SchedulerConfig {
+        try SchedulerConfig.load(contentsOf: directory.appendingPathComponent("scheduler_\(kind.rawValue)/scheduler_config.json"))
     }
 
     func expected() throws -> SafeTensorsFile {
@@ -40,6 +48,18 @@ enum DiTFixture: String, CaseIterable {
 func relativeTolerance(_ reference: Tensor) -> Float { 1e-4 * reference.maxAbs }
 
 final class WanTransformerTests: XCTestCase {
+    func testDimensionsFromConfig() throws {
+        for fixture in DiTFixture.allCases {
+            XCTAssertEqual(try WanTransformer.Dimensions(config: try fixture.config()), fixture.dimensions, "\(fixture)")
+        }
+        var i2v = WanTransformerConfig()
+        i2v.imageDim = 1280
+        i2v.addedKVProjDim = 5120
+        XCTAssertThrowsError(try WanTransformer.Dimensions(config: i2v)) { error in
+            XCTAssertEqual((error as? KinemaError)?.code, .unsupported)
+        }
+    }
+
     func testForwardMatchesDiffusers() throws {
         for fixture in DiTFixture.allCases {
             let model = try fixture.transformer()
