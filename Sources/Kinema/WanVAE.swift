@@ -138,12 +138,14 @@ final class StreamingCausalConv {
         return pending[0]
     }
 
-    /// Consumes input frame t (not modified, possibly kept) and returns output frame t.
-    func push(_ x: FeatureMap) throws -> FeatureMap {
+    /// Consumes input frame t (not modified, possibly kept) and returns output frame t. After
+    /// the last frame no partial sums of later outputs are started.
+    func push(_ x: FeatureMap, isLast: Bool) throws -> FeatureMap {
         let kt = weights.kernel.t
         if keepsPartialSums {
-            while pending.count < kt { pending.append(newOutput()) }
-            let outputs = pending.map { $0.data }
+            let groups = isLast ? 1 : kt
+            while pending.count < groups { pending.append(newOutput()) }
+            let outputs = pending.prefix(groups).map { $0.data }
             try weights.taps.withPointer { taps in
                 try Convolution.accumulateFrame(input: x.data, geometry: geometry, weights: taps, outputs: outputs)
             }
@@ -180,8 +182,9 @@ final class StreamingCausalConv {
 // MARK: - Stages
 
 protocol VAEStage: AnyObject {
-    /// Consumes one frame and returns the frames it completes (none, one or two).
-    func push(_ x: FeatureMap) throws -> [FeatureMap]
+    /// Consumes one frame and returns the frames it completes (none, one or two). `isLast`
+    /// marks the stream's final frame; nothing is pushed after it.
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap]
     /// Bytes kept between frames.
     var persistentBytes: Int { get }
     /// Most bytes allocated while one frame goes through, including the frame handed in.
@@ -198,7 +201,7 @@ final class ConvolutionStage: VAEStage {
         inputBytes = floatBytes(w.inChannels * input.area)
     }
 
-    func push(_ x: FeatureMap) throws -> [FeatureMap] { [try conv.push(x)] }
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] { [try conv.push(x, isLast: isLast)] }
     var persistentBytes: Int { conv.persistentBytes }
     var workingBytes: Int { inputBytes + conv.workingBytes }
 }
@@ -228,7 +231,7 @@ final class ResidualStage: VAEStage {
         }
     }
 
-    func push(_ x: FeatureMap) throws -> [FeatureMap] {
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         // The shortcut goes straight into the output under construction, so x can then be
         // normalised in place.
         let out = conv2.nextOutput()
@@ -240,9 +243,9 @@ final class ResidualStage: VAEStage {
             addWindow(of: x, at: input, into: out, at: output)
         }
         normalizeAndActivate(x, gamma: w.norm1)
-        let y = try conv1.push(x)
+        let y = try conv1.push(x, isLast: isLast)
         normalizeAndActivate(y, gamma: w.norm2)
-        return [try conv2.push(y)]
+        return [try conv2.push(y, isLast: isLast)]
     }
 
     var persistentBytes: Int { conv1.persistentBytes + conv2.persistentBytes }
@@ -290,7 +293,7 @@ final class AttentionStage: VAEStage {
         self.output = output
     }
 
-    func push(_ x: FeatureMap) throws -> [FeatureMap] {
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         let c = w.channels, p = x.plane
         // qkv[position, 0..<3C] (token-major): q, k and v are strided column blocks of it.
         let qkv = UnsafeMutablePointer<Float>.allocate(capacity: max(1, p * 3 * c))
@@ -360,11 +363,11 @@ final class UpsampleStage: VAEStage {
         return out
     }
 
-    func push(_ x: FeatureMap) throws -> [FeatureMap] {
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         defer { framesSeen += 1 }
         // The first frame skips the time convolution, which then starts with zero history.
         guard let timeConv, framesSeen > 0 else { return [try spatialPass(x.data)] }
-        let y = try timeConv.push(x)
+        let y = try timeConv.push(x, isLast: isLast)
         let half = w.conv.inChannels * input.area
         return [try spatialPass(y.data), try spatialPass(y.data + half)]
     }
@@ -402,7 +405,7 @@ final class DownsampleStage: VAEStage {
             sourcePlaneStride: input.area, sourceRowStride: input.width)
     }
 
-    func push(_ x: FeatureMap) throws -> [FeatureMap] {
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         let s = FeatureMap.filled(channels: w.conv.outChannels, height: output.height, width: output.width,
                                   values: w.conv.bias)
         try w.conv.taps.withPointer { taps in
@@ -457,9 +460,9 @@ final class HeadStage: VAEStage {
         inputBytes = floatBytes(w.inChannels * input.area)
     }
 
-    func push(_ x: FeatureMap) throws -> [FeatureMap] {
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         normalizeAndActivate(x, gamma: gamma)
-        return [try conv.push(x)]
+        return [try conv.push(x, isLast: isLast)]
     }
 
     var persistentBytes: Int { conv.persistentBytes }
@@ -542,17 +545,20 @@ final class VAEPipeline {
     }
 
     /// Pushes one input frame through every stage, depth first, handing each finished output
-    /// frame to `emit` in order. Cancellation is checked before every stage.
-    func push(_ frame: FeatureMap, cancel: CancellationToken?, emit: (FeatureMap) throws -> Void) throws {
-        var work: [(stage: Int, frame: FeatureMap)] = [(0, frame)]
+    /// frame to `emit` in order. `isLast` marks the final input frame (work for frames that
+    /// will never come is skipped). Cancellation is checked before every stage.
+    func push(_ frame: FeatureMap, isLast: Bool, cancel: CancellationToken?, emit: (FeatureMap) throws -> Void) throws {
+        var work: [(stage: Int, frame: FeatureMap, isLast: Bool)] = [(0, frame, isLast)]
         while let item = work.popLast() {
             try cancel?.check()
             if item.stage == stages.count {
                 try emit(item.frame)
                 continue
             }
-            let produced = try stages[item.stage].push(item.frame)
-            for f in produced.reversed() { work.append((item.stage + 1, f)) }
+            let produced = try stages[item.stage].push(item.frame, isLast: item.isLast)
+            for (k, f) in produced.enumerated().reversed() {
+                work.append((item.stage + 1, f, item.isLast && k == produced.count - 1))
+            }
         }
     }
 
@@ -782,7 +788,7 @@ public final class WanVAEDecoder: Sendable {
             let pipeline = VAEPipeline(operations, inputSize: input, outputRegion: nil)
             for i in 0..<t {
                 var frames: [FeatureMap] = []
-                try pipeline.push(latentFrame(latent, i), cancel: cancel) { frames.append($0) }
+                try pipeline.push(latentFrame(latent, i), isLast: i == t - 1, cancel: cancel) { frames.append($0) }
                 let plane = size.height * size.width
                 var out = [Float](repeating: 0, count: channels * frames.count * plane)
                 out.withMutablePointer { op in
@@ -805,7 +811,7 @@ public final class WanVAEDecoder: Sendable {
             let pipeline = VAEPipeline(operations, inputSize: input, outputRegion: region)
             var n = 0
             for i in 0..<t {
-                try pipeline.push(latentFrame(latent, i), cancel: cancel) { f in
+                try pipeline.push(latentFrame(latent, i), isLast: i == t - 1, cancel: cancel) { f in
                     guard n < total else { throw KinemaError(.internalError, "Wan VAE decode produced more than \(total) frames") }
                     video.withMutablePointer { vp in
                         for c in 0..<channels {
@@ -944,7 +950,7 @@ public final class WanVAEEncoder: Sendable {
                     (frame.data + c * h * w).update(from: vp + (c * f + i) * h * w, count: h * w)
                 }
             }
-            try pipeline.push(frame, cancel: cancel) { latents.append($0) }
+            try pipeline.push(frame, isLast: i == f - 1, cancel: cancel) { latents.append($0) }
         }
         let t = latents.count, plane = lh * lw
         var out = [Float](repeating: 0, count: z * t * plane)
