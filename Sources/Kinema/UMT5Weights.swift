@@ -21,6 +21,21 @@ public struct UMT5LayerWeights: Sendable {
     public let feedForwardInput: PackedLinearWeight
     /// `wo` [d_model, d_ff].
     public let feedForwardOutput: PackedLinearWeight
+
+    /// Groups one layer's tensors; `UMT5Weights.init` checks them against the configuration.
+    public init(
+        attentionNorm: [Float], qkv: PackedLinearWeight, attentionOutput: PackedLinearWeight,
+        relativeAttentionBias: [Float], feedForwardNorm: [Float],
+        feedForwardInput: PackedLinearWeight, feedForwardOutput: PackedLinearWeight
+    ) {
+        self.attentionNorm = attentionNorm
+        self.qkv = qkv
+        self.attentionOutput = attentionOutput
+        self.relativeAttentionBias = relativeAttentionBias
+        self.feedForwardNorm = feedForwardNorm
+        self.feedForwardInput = feedForwardInput
+        self.feedForwardOutput = feedForwardOutput
+    }
 }
 
 /// Every tensor of a UMT5 encoder, checked against its configuration.
@@ -78,8 +93,7 @@ public struct UMT5Weights: Sendable {
         }
         try renamed.checkTensors(expected)
 
-        self.config = config
-        self.embedding = try renamed.weight(embeddingName)
+        let embedding = try renamed.weight(embeddingName)
         var layers: [UMT5LayerWeights] = []
         layers.reserveCapacity(config.numLayers)
         for i in 0..<config.numLayers {
@@ -103,8 +117,42 @@ public struct UMT5Weights: Sendable {
                 feedForwardInput: input,
                 feedForwardOutput: try PackedLinearWeight(renamed.weight(names.feedForward(i, "wo")))))
         }
+        try self.init(config: config, embedding: embedding, layers: layers,
+                      finalNorm: renamed.tensor(UMT5WeightNames.finalNorm).data)
+    }
+
+    /// Assembles weights built elsewhere (converted, generated), checking every size against
+    /// `config`; a mismatch is an error naming the layer and the tensor.
+    public init(config: UMT5Config, embedding: WeightData, layers: [UMT5LayerWeights], finalNorm: [Float]) throws {
+        try config.validate()
+        try Compute.requireSupportedCPU()
+        let d = config.dModel, inner = config.innerDim, ff = config.dFF
+        func require(_ condition: Bool, _ what: @autoclosure () -> String) throws {
+            if !condition { throw KinemaError.shape("UMT5Weights: \(what())") }
+        }
+        try require(embedding.shape == [config.vocabSize, d], "embedding is \(embedding.shape), expected [\(config.vocabSize), \(d)]")
+        try require(layers.count == config.numLayers, "\(layers.count) layers, the configuration has \(config.numLayers)")
+        try require(finalNorm.count == d, "final norm has \(finalNorm.count) values, expected \(d)")
+        func shape(_ w: PackedLinearWeight) -> String { "[\(w.outFeatures), \(w.inFeatures)]" }
+        for (i, layer) in layers.enumerated() {
+            try require(layer.attentionNorm.count == d, "layer \(i) attention norm has \(layer.attentionNorm.count) values, expected \(d)")
+            try require(layer.feedForwardNorm.count == d, "layer \(i) feed-forward norm has \(layer.feedForwardNorm.count) values, expected \(d)")
+            try require(layer.relativeAttentionBias.count == config.relativeAttentionNumBuckets * config.numHeads,
+                        "layer \(i) relative attention bias has \(layer.relativeAttentionBias.count) values, expected \(config.relativeAttentionNumBuckets) × \(config.numHeads)")
+            try require(layer.qkv.outFeatures == 3 * inner && layer.qkv.inFeatures == d,
+                        "layer \(i) q/k/v projection is \(shape(layer.qkv)), expected [\(3 * inner), \(d)]")
+            try require(layer.attentionOutput.outFeatures == d && layer.attentionOutput.inFeatures == inner,
+                        "layer \(i) attention output is \(shape(layer.attentionOutput)), expected [\(d), \(inner)]")
+            let width = config.isGatedAct ? 2 * ff : ff
+            try require(layer.feedForwardInput.outFeatures == width && layer.feedForwardInput.inFeatures == d,
+                        "layer \(i) feed-forward input is \(shape(layer.feedForwardInput)), expected [\(width), \(d)]")
+            try require(layer.feedForwardOutput.outFeatures == d && layer.feedForwardOutput.inFeatures == ff,
+                        "layer \(i) feed-forward output is \(shape(layer.feedForwardOutput)), expected [\(d), \(ff)]")
+        }
+        self.config = config
+        self.embedding = embedding
         self.layers = layers
-        self.finalNorm = try renamed.tensor(UMT5WeightNames.finalNorm).data
+        self.finalNorm = finalNorm
     }
 
     /// Loads a diffusers `text_encoder/` folder: `config.json` plus `model.safetensors` or a

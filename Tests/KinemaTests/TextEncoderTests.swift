@@ -199,6 +199,26 @@ final class TextEncoderTests: XCTestCase {
         XCTAssertEqual(try UMT5Encoder(weights: load(config, tensors)).encode(ids: ids), expected)
     }
 
+    func testAssembledWeightsAreChecked() throws {
+        let loaded = try UMT5Weights.load(directory: Self.directory("tiny_bf16"))
+        let reassembled = try UMT5Weights(config: loaded.config, embedding: loaded.embedding, layers: loaded.layers, finalNorm: loaded.finalNorm)
+        XCTAssertEqual(try UMT5Encoder(weights: reassembled).encode(ids: [9, 8, 1]), try UMT5Encoder(weights: loaded).encode(ids: [9, 8, 1]))
+
+        let layer = try XCTUnwrap(loaded.layers.first)
+        let swapped = UMT5LayerWeights(
+            attentionNorm: layer.attentionNorm, qkv: layer.feedForwardInput, attentionOutput: layer.attentionOutput,
+            relativeAttentionBias: layer.relativeAttentionBias, feedForwardNorm: layer.feedForwardNorm,
+            feedForwardInput: layer.qkv, feedForwardOutput: layer.feedForwardOutput)
+        XCTAssertThrowsError(try UMT5Weights(config: loaded.config, embedding: loaded.embedding,
+                                             layers: [swapped] + loaded.layers.dropFirst(), finalNorm: loaded.finalNorm)) { error in
+            XCTAssertTrue("\(error)".contains("layer 0 q/k/v projection is [160, 48], expected [144, 48]"), "\(error)")
+        }
+        XCTAssertThrowsError(try UMT5Weights(config: loaded.config, embedding: loaded.embedding,
+                                             layers: Array(loaded.layers.dropLast()), finalNorm: loaded.finalNorm)) { error in
+            XCTAssertTrue("\(error)".contains("2 layers, the configuration has 3"), "\(error)")
+        }
+    }
+
     // MARK: - Inputs and outputs
 
     func testOutOfRangeAndMissingIdsAreErrors() throws {
