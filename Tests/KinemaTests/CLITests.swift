@@ -4,9 +4,13 @@ import XCTest
 
 /// The `kinema` command, run as a separate process from the build folder.
 final class CLITests: XCTestCase {
+    /// The `kinema` executable from the same build as this test bundle.
     var binary: URL {
-        // The test bundle lives in .build/<config>/; the executable beside it.
-        Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("kinema")
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let candidates = [bundle.appendingPathComponent("kinema"),
+                          bundle.deletingLastPathComponent().appendingPathComponent("kinema"),
+                          bundle.appendingPathComponent("debug/kinema")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
     func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
@@ -78,9 +82,10 @@ final class CLITests: XCTestCase {
         for (args, needle) in cases {
             let r = try run(args, environment: ["KINEMA_MODEL": ""])
             XCTAssertNotEqual(r.status, 0, "\(args)")
-            let lines = r.err.split(separator: "\n")
-            XCTAssertEqual(lines.count, 1, "\(args): \(r.err)")
-            XCTAssertTrue(r.err.contains(needle), "\(args): \(r.err)")
+            // Exactly one error line (a "loading" line may precede it).
+            let errors = r.err.split(separator: "\n").filter { $0.hasPrefix("kinema:") }
+            XCTAssertEqual(errors.count, 1, "\(args): \(r.err)")
+            XCTAssertTrue(errors.first?.contains(needle) == true, "\(args): \(r.err)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
