@@ -106,6 +106,7 @@ func generate(_ args: [String]) throws {
     options.threads = try o.int("threads")
     if let t = options.threads, t <= 0 { throw UsageError(description: "--threads must be positive, got \(t)") }
 
+    FFmpegLogging.showErrorsOnly()
     let bar = ProgressPrinter()
     let url = try modelURL(o.string("model"))
     bar.line("loading \(url.path)")

@@ -197,7 +197,7 @@ final class PipelineTests: XCTestCase {
         expect(.io, "does not exist") { $0.outputPath = dir.appendingPathComponent("missing/out.mp4").path }
         // A directory that cannot be written even as root: the parent is a regular file.
         let file = dir.appendingPathComponent("plain-file")
-        FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
         expect(.io, "plain-file") { $0.outputPath = file.appendingPathComponent("out.mp4").path }
         expect(.invalidArgument, "output format") { $0.outputPath = dir.appendingPathComponent("out.avi").path }
         expect(.shapeMismatch, "initial latents") { $0.initialLatents = Tensor(zeros: [4, 3, 8, 8]) }
