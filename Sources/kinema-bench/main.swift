@@ -12,8 +12,9 @@ do {
     switch command {
     case "gemm": try runGEMMBench(rest)
     case "attention": try runAttentionBench(rest)
+    case "weights": try runWeightsBench(rest)
     default:
-        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention\n".utf8))
+        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention|weights\n".utf8))
         exit(command == "help" ? 0 : 2)
     }
 } catch {
