@@ -18,6 +18,11 @@ let package = Package(
     products: [
         .library(name: "Kinema", targets: ["Kinema"]),
         .executable(name: "kinema-bench", targets: ["kinema-bench"]),
+        // The C library, libkinema.so (see include/kinema.h).
+        .library(name: "kinema", type: .dynamic, targets: ["KinemaC"]),
+        // Test-only: libkinema.so plus a deterministic engine the C and Python tests drive
+        // (Tests/KinemaCTestEngine). Not installed.
+        .library(name: "kinema-testengine", type: .dynamic, targets: ["KinemaCTestEngine"]),
     ],
     targets: [
         // OpenBLAS' CBLAS interface, found through pkg-config (libopenblas-dev).
@@ -46,10 +51,39 @@ let package = Package(
             path: "Sources/Kinema",
             swiftSettings: kernelFlags
         ),
+        // The C types of the public header (structs, enums, callbacks), shared by the Swift
+        // implementation and, through `make header`, by include/kinema.h.
+        .systemLibrary(name: "CKinemaAPI", path: "Sources/CKinemaAPI"),
+        // The C interface: `@_cdecl` functions over `GenerationEngine`. Linked into
+        // libkinema.so with the Swift runtime inside (a C host needs no Swift toolchain) and
+        // only the `kinema_*` symbols exported (Sources/KinemaC/exports.map).
+        .target(
+            name: "KinemaC",
+            dependencies: ["Kinema", "CKinemaAPI"],
+            path: "Sources/KinemaC",
+            exclude: ["exports.map"],
+            linkerSettings: [
+                .unsafeFlags([
+                    "-static-stdlib",
+                    // Foundation's implementation-only dependencies, which autolinking names
+                    // only for the shared toolchain libraries.
+                    "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCollections", "-l_FoundationCShims",
+                    "-lswiftSynchronization",
+                    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/KinemaC/exports.map",
+                    "-Xlinker", "--no-undefined",
+                ]),
+            ]
+        ),
         .executableTarget(
             name: "kinema-bench",
             dependencies: ["Kinema"],
             path: "Sources/kinema-bench"
+        ),
+        .target(name: "CKinemaTestEngineInit", path: "Tests/CKinemaTestEngineInit"),
+        .target(
+            name: "KinemaCTestEngine",
+            dependencies: ["Kinema", "KinemaC", "CKinemaTestEngineInit"],
+            path: "Tests/KinemaCTestEngine"
         ),
         .testTarget(
             name: "KinemaTests",
