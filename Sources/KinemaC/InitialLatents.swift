@@ -5,6 +5,9 @@ import Kinema
 /// or several with one named "latents".
 enum InitialLatentsFile {
     static func read(_ path: String) throws -> Tensor {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw KinemaError.io("initial latents file \(path) does not exist")
+        }
         let file = try SafeTensorsFile(url: URL(fileURLWithPath: path))
         let name: String
         if file.names.count == 1, let only = file.names.first {
