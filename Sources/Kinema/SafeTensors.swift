@@ -44,9 +44,9 @@ public struct SafeTensorInfo: Sendable, Equatable {
     public var elementCount: Int { byteCount / dtype.byteSize }
 }
 
-/// Anything that serves named tensors: a single safetensors file, a sharded checkpoint, or a
-/// renaming view of either. Model loaders take `any TensorSource`.
-public protocol TensorSource: AnyObject, Sendable {
+/// Anything that serves named tensors: a single safetensors file, a sharded checkpoint, a
+/// renaming view of either, or tensors in memory. Model loaders take `any TensorSource`.
+public protocol TensorSource: Sendable {
     /// Where the tensors come from (file, index file or folder), for error messages.
     var url: URL { get }
     /// All tensor names, sorted.

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Opened from a single file, from a shard index, or from every `*.safetensors` in a folder.
 /// A name may live in only one file; the index must agree exactly with the shards' contents.
-public final class SafeTensorsCollection: TensorSource, @unchecked Sendable {
+public final class SafeTensorsCollection: TensorSource {
     /// The file, index file or folder the collection was opened from.
     public let url: URL
     /// The files, sorted by name.
@@ -149,50 +149,5 @@ public final class SafeTensorsCollection: TensorSource, @unchecked Sendable {
             throw KinemaError(.missingComponent, "\(url.path): no tensor named '\(name)'")
         }
         return files[index]
-    }
-}
-
-/// A view of another source under new names, for checkpoints whose naming differs from the
-/// one a model expects (the original Wan release versus diffusers, prefixed repacks).
-public final class RenamedTensorSource: TensorSource, @unchecked Sendable {
-    public let base: any TensorSource
-    public let names: [String]
-    private let original: [String: String]
-
-    public var url: URL { base.url }
-
-    /// Renames every tensor of `base` with `rename`; names mapped to nil are hidden. Two names
-    /// mapped to the same new name is `.corruptFile` naming both.
-    public init(_ base: any TensorSource, rename: (String) throws -> String?) throws {
-        var original: [String: String] = [:]
-        for name in base.names {
-            guard let renamed = try rename(name) else { continue }
-            if let other = original[renamed] {
-                throw KinemaError.corrupt("\(base.url.path): tensors '\(other)' and '\(name)' would both be named '\(renamed)'")
-            }
-            original[renamed] = name
-        }
-        self.base = base
-        self.original = original
-        self.names = original.keys.sorted()
-    }
-
-    public func info(_ name: String) -> SafeTensorInfo? {
-        original[name].flatMap { base.info($0) }
-    }
-
-    public func tensor(_ name: String) throws -> Tensor {
-        try base.tensor(try originalName(name))
-    }
-
-    public func weight(_ name: String) throws -> WeightData {
-        try base.weight(try originalName(name))
-    }
-
-    private func originalName(_ name: String) throws -> String {
-        guard let source = original[name] else {
-            throw KinemaError(.missingComponent, "\(base.url.path): no tensor named '\(name)' after renaming")
-        }
-        return source
     }
 }

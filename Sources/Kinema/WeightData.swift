@@ -51,8 +51,13 @@ public struct WeightData: Sendable {
 
     /// Elements per row of the [shape[0], rest] matrix view.
     public var rowLength: Int {
-        let rows = rowCount
-        return rows == 0 ? 0 : count / rows
+        var length = 1
+        for dimension in shape.dropFirst() {
+            let (product, overflow) = length.multipliedReportingOverflow(by: dimension)
+            if overflow { return 0 }  // only possible for an empty tensor with absurd trailing sizes
+            length = product
+        }
+        return length
     }
 
     /// Same values with another shape of the same element count.
@@ -71,8 +76,8 @@ public struct WeightData: Sendable {
     }
 
     /// Widens rows `range` of the [shape[0], rest] matrix into `destination`, which must have
-    /// room for `range.count * rowLength` floats. Rows outside `0..<rowCount` are skipped, so
-    /// the range is clamped; the return value is the number of rows written.
+    /// room for `range.count * rowLength` floats. The range is clamped to `0..<rowCount` and the
+    /// rows that remain are written contiguously from `destination`; returns how many.
     @discardableResult
     public func widenRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) -> Int {
         let rows = range.clamped(to: 0..<rowCount)

@@ -148,6 +148,9 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(weight.toTensor().data, [1, 2, -2, 0, -0.0, .infinity])
         XCTAssertEqual(try weight.reshaped([3, 2]).rowLength, 2)
         XCTAssertThrowsError(try weight.reshaped([4, 2]))
+        let empty = try WeightData(shape: [0, 5], storage: .f32([]))
+        XCTAssertEqual([empty.rowCount, empty.rowLength], [0, 5])
+        XCTAssertEqual(empty.toTensor().shape, [0, 5])
         let scalar = WeightData(try Tensor(shape: [], data: [5]))
         XCTAssertEqual(scalar.rowCount, 1)
         XCTAssertEqual(scalar.rowLength, 1)
@@ -436,6 +439,20 @@ final class SafeTensorsTests: XCTestCase {
         assertKinemaError(.corruptFile, containing: ["mixed.safetensors", "'same'"]) {
             _ = try RenamedTensorSource(opened) { _ in "same" }
         }
+    }
+
+    func testInMemorySource() throws {
+        let source = InMemoryTensorSource([
+            "w": try WeightData(shape: [2, 2], storage: .bf16([0x3F80, 0x4000, 0xC040, 0])),
+            "b": WeightData(try Tensor(shape: [2], data: [0.5, -1])),
+        ])
+        XCTAssertEqual(source.names, ["b", "w"])
+        XCTAssertEqual(source.info("w"), SafeTensorInfo(dtype: .bf16, shape: [2, 2], byteCount: 8))
+        XCTAssertEqual(try source.tensor("w", shape: [2, 2]).data, [1, 2, -3, 0])
+        try source.checkTensors(["w": [2, 2], "b": [2]])
+        assertKinemaError(.missingComponent, containing: ["'x'"]) { _ = try source.weight("x") }
+        let floats = InMemoryTensorSource(tensors: ["t": Tensor(zeros: [3])])
+        XCTAssertEqual(floats.info("t")?.dtype, .f32)
     }
 
     // MARK: - Broken shard sets
