@@ -59,6 +59,7 @@ test-c: header-check
 	bash tests/c/run.sh
 
 test-python: lib
+	@$(PYTHON) -c "import pytest" 2>/dev/null || { echo "error: the Python binding's tests need pytest for $(PYTHON) (pip install pytest)" >&2; exit 1; }
 	$(SWIFT_RELEASE) --product kinema-testengine
 	KINEMA_TEST_LIBRARY=$(CURDIR)/.build/release/libkinema-testengine.so \
 	    $(PYTHON) -m pytest -q bindings/python/tests

@@ -72,6 +72,8 @@ final class ModelHandle: @unchecked Sendable {
         guard isDirectory.boolValue else {
             throw KinemaError.invalidArgument("\(resolved) is a file; a model is a directory")
         }
+        // The kernels are built for AVX2/FMA: refuse here rather than fault in a job.
+        try Compute.requireSupportedCPU()
         if let threads = settings.threads { Compute.setThreadCount(threads) }
         settings.log?.emit(KINEMA_LOG_INFO, "loading model from \(resolved)")
         let start = DispatchTime.now()

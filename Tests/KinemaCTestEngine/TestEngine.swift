@@ -110,9 +110,6 @@ final class TestEngine: GenerationEngine, @unchecked Sendable {
             latentSum = latents.data.reduce(0, +)
         }
         let format = request.outputFormat
-        if request.outputPath != nil, format != .safetensors {
-            throw KinemaError.unsupported("the test engine writes .safetensors only")
-        }
 
         var phaseStart = Date()
         var timings = GenerationTimings()
@@ -162,10 +159,33 @@ final class TestEngine: GenerationEngine, @unchecked Sendable {
 
         let tensor = try Tensor(shape: [frames, height, width, 3], data: video)
         if let path = request.outputPath {
+            let url = URL(fileURLWithPath: path)
             try cancel?.check()
-            report(.writingVideo, 0, 1, 0.95)
-            try SafeTensorsWriter.write([(name: "video", tensor: tensor)], to: URL(fileURLWithPath: path))
-            report(.writingVideo, 1, 1, 1)
+            report(.writingVideo, 0, frames, 0.95)
+            switch format ?? .safetensors {
+            case .safetensors:
+                try SafeTensorsWriter.write([(name: "video", tensor: tensor)], to: url)
+            case .pngSequence:
+                let images = try (0..<frames).map { frame in
+                    try Tensor(shape: [height, width, 3],
+                               data: Array(video[(frame * frameSize)..<((frame + 1) * frameSize)]))
+                }
+                try PNGSequenceWriter.write(frames: images, to: url)
+            case .mp4:
+                var options = VideoEncodingOptions(frameRate: try FrameRate(framesPerSecond: fps))
+                if let crf = request.crf { options.crf = Double(crf) }
+                let writer = try MP4Writer(url: url, width: width, height: height, options: options)
+                for frame in 0..<frames {
+                    try cancel?.check()
+                    try video.withUnsafeBufferPointer { all in
+                        try writer.append(frame: UnsafeBufferPointer(rebasing: all[(frame * frameSize)..<((frame + 1) * frameSize)]))
+                    }
+                    report(.writingVideo, frame + 1, frames, 0.95 + 0.05 * Double(frame + 1) / Double(frames))
+                }
+                let written = try writer.finish()
+                if let reason = written.fallbackReason { notes.append(reason) }
+            }
+            report(.writingVideo, frames, frames, 1)
         }
         timings.writing = Date().timeIntervalSince(phaseStart)
         timings.total = Date().timeIntervalSince(start)

@@ -77,6 +77,22 @@ def test_status_strings_and_phase_names():
     assert lib.kinema_phase_name(Phase.DENOISING) == b"denoising"
 
 
+def test_last_error_is_per_thread():
+    lib = kinema.library()
+    assert lib.kinema_struct_layout(b"main thread struct", -1, None, None, None) == Status.INVALID_ARGUMENT
+    seen = []
+
+    def other():
+        lib.kinema_struct_layout(b"other thread struct", -1, None, None, None)
+        seen.append(lib.kinema_last_error())
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert b"other thread struct" in seen[0]
+    assert b"main thread struct" in lib.kinema_last_error()
+
+
 def test_library_search_order(tmp_path, monkeypatch):
     monkeypatch.setenv("KINEMA_LIBRARY", str(tmp_path / "missing.so"))
     with pytest.raises(kinema.LibraryNotFoundError, match="KINEMA_LIBRARY"):
@@ -108,6 +124,19 @@ def test_generate_writes_the_file_and_reports_what_it_used(model, tmp_path):
     assert len(data) == 5 * 32 * 32 * 3 * 4
     assert result.video is None
     assert leftovers(tmp_path) == ["video.safetensors"]
+
+
+def test_mp4_and_png_outputs(model, tmp_path):
+    mp4 = model.generate("to mp4", seed=2, output=str(tmp_path / "v.mp4"), crf=30)
+    assert mp4.output_format == kinema.OutputFormat.MP4
+    assert (tmp_path / "v.mp4").read_bytes()[4:8] == b"ftyp"
+    png = model.generate("to png", seed=2, output=str(tmp_path / "frames") + "/")
+    assert png.output_format == kinema.OutputFormat.PNG
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir())[0] == "frame_00001.png"
+    assert len(list((tmp_path / "frames").iterdir())) == 5
+    with pytest.raises(KinemaError):
+        model.generate("bad crf", output=str(tmp_path / "w.mp4"), crf=52)
+    assert not (tmp_path / "w.mp4").exists()
 
 
 def test_every_request_field_reaches_the_engine(model, tmp_path):
