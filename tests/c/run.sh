@@ -79,6 +79,18 @@ cc -O1 -g "$ROOT/examples/c/generate.c" "${kinema_flags[@]}" -o "$TMP/generate"
 cc -O1 -g -std=c99 -Wall -Wextra -Werror "$HERE/layout_test.c" "${kinema_flags[@]}" -o "$TMP/layout_test"
 cc -O1 -g -std=c99 -Wall -Wextra -Werror "$HERE/hostile_test.c" "${kinema_flags[@]}" -lm -o "$TMP/hostile_test"
 
+# The usage example at the top of kinema.h compiles as written.
+{
+    echo '#include <stdio.h>'
+    sed -n '/^ \*     #include <kinema.h>/,/^ \* kinema_generate() does/p' "$ROOT/include/kinema.h" |
+        sed -e '1d' -e '$d' -e 's/^ \*     //' -e 's/^ \*$//' | sed '1i #include <kinema.h>\nint main(void) {'
+    echo '    return 0;'
+    echo '}'
+} >"$TMP/usage.c"
+grep -q kinema_job_start "$TMP/usage.c" || fail "could not extract the usage example from kinema.h"
+cc -std=c99 -Wall -Wextra -pedantic -Werror "$TMP/usage.c" "${kinema_flags[@]}" -o "$TMP/usage" ||
+    fail "the usage example in kinema.h does not compile"
+
 # The engine tests preload (debug info stripped, for valgrind's DWARF reader).
 cp "$BUILD/libkinema-testengine.so" "$TMP/libkinema-testengine.so"
 strip --strip-debug "$TMP/libkinema-testengine.so"
