@@ -26,6 +26,12 @@ final class Job: @unchecked Sendable {
     private var message: OwnedCString?
     private var worker: pthread_t?
     private var callbacksEnabled = true
+    /// Whether the job runs on a thread of its own (false for kinema_generate).
+    private var background = true
+
+    // Serialises the C callbacks, so a job's callbacks never run concurrently even if the
+    // engine reports from several threads. Recursive: a callback may end up logging.
+    private let callbackLock = NSRecursiveLock()
 
     private static let noMessage = OwnedCString("")
 
@@ -66,6 +72,7 @@ final class Job: @unchecked Sendable {
     /// Runs the generation on the calling thread and returns its status.
     func runHere() -> kinema_status {
         markRunning()
+        background = false
         run()
         return status
     }
@@ -83,6 +90,7 @@ final class Job: @unchecked Sendable {
         condition.lock()
         worker = pthread_self()
         condition.unlock()
+        if background { Thread.current.name = "kinema-job" }
 
         if let threads = settings.threads { Compute.setThreadCount(threads) }
         log(KINEMA_LOG_INFO, "generating \"\(settings.request.prompt.prefix(80))\"")
@@ -132,7 +140,10 @@ final class Job: @unchecked Sendable {
         }
         guard enabled, let callback = settings.progressCallback else { return }
         var snapshot = progressStruct(report)
-        if !callback(&snapshot, settings.progressUserData) {
+        callbackLock.lock()
+        let keepGoing = callback(&snapshot, settings.progressUserData)
+        callbackLock.unlock()
+        if !keepGoing {
             log(KINEMA_LOG_INFO, "cancel requested by the progress callback")
             token.cancel()
         }
@@ -143,6 +154,8 @@ final class Job: @unchecked Sendable {
         let enabled = callbacksEnabled
         condition.unlock()
         guard enabled else { return }
+        callbackLock.lock()
+        defer { callbackLock.unlock() }
         if let sink = settings.log {
             sink.emit(level, message)
         } else {
