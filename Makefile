@@ -30,6 +30,7 @@ test: deps
 # The C library, libkinema.so, in .build/release.
 lib: deps
 	$(SWIFT_RELEASE) --product kinema
+	@test -f .build/release/libkinema.so || { echo "error: the build made no .build/release/libkinema.so; SwiftPM drops the dynamic library product 'kinema' when another product has that name" >&2; exit 1; }
 
 # Regenerates include/kinema.h (commit the result).
 header: lib

@@ -51,11 +51,14 @@
  * Ownership: strings and buffers the library hands out belong to the object they came from
  * and stay valid until that object is freed (kinema_job_free, kinema_model_free,
  * kinema_result_free); strings passed in are copied before the call returns. Every free
- * function accepts NULL. Handles are checked on every call: a NULL, unknown or already freed
- * handle gives KINEMA_ERROR_INVALID_ARGUMENT, never a crash.
+ * function accepts NULL. Handles are checked on every call: a NULL, made-up or already freed
+ * handle gives KINEMA_ERROR_INVALID_ARGUMENT, never a crash (only once its memory is reused can
+ * a stale handle stand for a newer object of the same kind).
  *
- * ABI: structs carry their own size in `struct_size` (set it with the *_default_params and
- * *_init functions); new fields are only ever added at the end.
+ * ABI: structs carry their own size in `struct_size`, set by the *_default_params and *_init
+ * functions; the library rejects a struct whose size is not its own (a program built against
+ * a different kinema.h, an uninitialised struct) instead of misreading it. New fields are only
+ * ever added at the end.
  */
 #ifndef KINEMA_H
 #define KINEMA_H
