@@ -17,6 +17,7 @@ let package = Package(
     name: "Kinema",
     products: [
         .library(name: "Kinema", targets: ["Kinema"]),
+        .executable(name: "kinema", targets: ["kinema-cli"]),
         .executable(name: "kinema-bench", targets: ["kinema-bench"]),
         // The C library, libkinema.so (see include/kinema.h).
         .library(name: "kinema", type: .dynamic, targets: ["KinemaC"]),
@@ -73,6 +74,11 @@ let package = Package(
                     "-Xlinker", "--no-undefined",
                 ]),
             ]
+        ),
+        .executableTarget(
+            name: "kinema-cli",
+            dependencies: ["Kinema"],
+            path: "Sources/kinema-cli"
         ),
         .executableTarget(
             name: "kinema-bench",
