@@ -29,8 +29,8 @@ test: deps
 
 # The C library, libkinema.so, in .build/release.
 lib: deps
-	$(SWIFT_RELEASE) --product kinema
-	@test -f .build/release/libkinema.so || { echo "error: the build made no .build/release/libkinema.so; SwiftPM drops the dynamic library product 'kinema' when another product has that name" >&2; exit 1; }
+	$(SWIFT_RELEASE) --product KinemaC
+	ln -sf libKinemaC.so .build/release/libkinema.so
 
 # Regenerates include/kinema.h (commit the result).
 header: lib
@@ -44,7 +44,7 @@ header-check: lib
 # stripped), include/kinema.h, lib/pkgconfig/kinema.pc.
 install: header-check
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 755 .build/release/libkinema.so $(DESTDIR)$(LIBDIR)/libkinema.so
+	install -m 755 .build/release/libKinemaC.so $(DESTDIR)$(LIBDIR)/libkinema.so
 	strip --strip-debug $(DESTDIR)$(LIBDIR)/libkinema.so
 	install -m 644 include/kinema.h $(DESTDIR)$(INCLUDEDIR)/kinema.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
@@ -56,14 +56,11 @@ install: header-check
 test-capi: test-c test-python
 
 test-c: header-check
-	$(SWIFT_RELEASE) --product kinema-testengine
 	bash tests/c/run.sh
 
 test-python: lib
 	@$(PYTHON) -c "import pytest" 2>/dev/null || { echo "error: the Python binding's tests need pytest for $(PYTHON) (pip install pytest)" >&2; exit 1; }
-	$(SWIFT_RELEASE) --product kinema-testengine
-	KINEMA_TEST_LIBRARY=$(CURDIR)/.build/release/libkinema-testengine.so \
-	    $(PYTHON) -m pytest -q bindings/python/tests
+	KINEMA_LIBRARY=$(CURDIR)/.build/release/libkinema.so $(PYTHON) -m pytest -q bindings/python/tests
 
 # The main job: generate a short video with the default model. Until the embedded
 # Kinema-Tiny model is committed under models/kinema-tiny, the smallest model the project

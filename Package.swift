@@ -19,11 +19,10 @@ let package = Package(
         .library(name: "Kinema", targets: ["Kinema"]),
         .executable(name: "kinema", targets: ["kinema-cli"]),
         .executable(name: "kinema-bench", targets: ["kinema-bench"]),
-        // The C library, libkinema.so (see include/kinema.h).
-        .library(name: "kinema", type: .dynamic, targets: ["KinemaC"]),
-        // Test-only: libkinema.so plus a deterministic engine the C and Python tests drive
-        // (Tests/KinemaCTestEngine). Not installed.
-        .library(name: "kinema-testengine", type: .dynamic, targets: ["KinemaCTestEngine"]),
+        // The C library (include/kinema.h). The product name "kinema" belongs to the CLI, so
+        // the file is libKinemaC.so with the soname libkinema.so; `make lib` links
+        // .build/release/libkinema.so to it and `make install` installs it as libkinema.so.
+        .library(name: "KinemaC", type: .dynamic, targets: ["KinemaC"]),
     ],
     targets: [
         // OpenBLAS' CBLAS interface, found through pkg-config (libopenblas-dev).
@@ -72,6 +71,7 @@ let package = Package(
                     "-lswiftSynchronization",
                     "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/KinemaC/exports.map",
                     "-Xlinker", "--no-undefined",
+                    "-Xlinker", "-soname=libkinema.so",
                 ]),
             ]
         ),
@@ -84,12 +84,6 @@ let package = Package(
             name: "kinema-bench",
             dependencies: ["Kinema"],
             path: "Sources/kinema-bench"
-        ),
-        .target(name: "CKinemaTestEngineInit", path: "Tests/CKinemaTestEngineInit"),
-        .target(
-            name: "KinemaCTestEngine",
-            dependencies: ["Kinema", "KinemaC", "CKinemaTestEngineInit"],
-            path: "Tests/KinemaCTestEngine"
         ),
         .testTarget(
             name: "KinemaTests",

@@ -74,13 +74,15 @@ public func kinema_struct_layout(_ type_name: UnsafePointer<CChar>?, _ field_ind
 
 // MARK: - Models
 
-/// Loading options with their defaults: all cores (unless already set), no log callback, log level INFO.
+/// Loading options with their defaults: all cores (unless already set), no log callback, log level INFO, 16-bit weights kept in 16 bits, the default VAE memory budget.
 @_cdecl("kinema_model_default_params")
 public func kinema_model_default_params() -> kinema_model_params {
     var params = kinema_model_params()
     params.struct_size = UInt32(MemoryLayout<kinema_model_params>.size)
     params.n_threads = 0
     params.log_level = Int32(KINEMA_LOG_INFO.rawValue)
+    params.keep_stored_precision = true
+    params.vae_memory_budget_bytes = 0
     return params
 }
 

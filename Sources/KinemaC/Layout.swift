@@ -32,6 +32,8 @@ enum StructLayout {
             field(\kinema_model_params.log_callback, "log_callback"),
             field(\kinema_model_params.log_user_data, "log_user_data"),
             field(\kinema_model_params.log_level, "log_level"),
+            field(\kinema_model_params.keep_stored_precision, "keep_stored_precision"),
+            field(\kinema_model_params.vae_memory_budget_bytes, "vae_memory_budget_bytes"),
         ]),
         layout(kinema_generate_params.self, "kinema_generate_params", [
             field(\kinema_generate_params.struct_size, "struct_size"),

@@ -2,39 +2,10 @@ import CKinemaAPI
 import Foundation
 import Kinema
 
-/// Turns a model directory into an engine. Loaders registered here are tried first, in
-/// order (a loader returns nil for a directory it does not recognise); the built-in one
-/// follows.
-public enum ModelLoader {
-    /// Options read from `kinema_model_params`.
-    public struct Options: Sendable {
-        public var threads: Int?
-    }
-
-    public typealias Loader = @Sendable (URL, Options) throws -> (any GenerationEngine)?
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loaders: [Loader] = []
-
-    /// Adds a loader tried before the built-in one.
-    public static func register(_ loader: @escaping Loader) {
-        lock.lock()
-        loaders.append(loader)
-        lock.unlock()
-    }
-
-    static func load(_ url: URL, options: Options) throws -> any GenerationEngine {
-        lock.lock()
-        let registered = loaders
-        lock.unlock()
-        for loader in registered {
-            if let engine = try loader(url, options) { return engine }
-        }
-        throw KinemaError.unsupported("\(url.path) is not a model directory this build of Kinema can load")
-    }
-
-    /// The model a NULL path means: the directory named by the KINEMA_MODEL environment variable.
-    static func defaultModelPath() throws -> String {
+/// Where a NULL model path leads.
+enum DefaultModel {
+    /// The directory named by the KINEMA_MODEL environment variable.
+    static func path() throws -> String {
         guard let value = getenv("KINEMA_MODEL") else {
             throw KinemaError(.missingComponent, "no model path given and KINEMA_MODEL is not set")
         }
@@ -64,7 +35,7 @@ final class ModelHandle: @unchecked Sendable {
 
     /// Loads the model at `path` (nil: the default model), reporting to `log`.
     static func load(path: String?, settings: ModelLoadSettings) throws -> ModelHandle {
-        let resolved = try path ?? ModelLoader.defaultModelPath()
+        let resolved = try path ?? DefaultModel.path()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
             throw KinemaError.io("no model at \(resolved)")
@@ -72,15 +43,18 @@ final class ModelHandle: @unchecked Sendable {
         guard isDirectory.boolValue else {
             throw KinemaError.invalidArgument("\(resolved) is a file; a model is a directory")
         }
-        // The kernels are built for AVX2/FMA: refuse here rather than fault in a job.
-        try Compute.requireSupportedCPU()
-        if let threads = settings.threads { Compute.setThreadCount(threads) }
         settings.log?.emit(KINEMA_LOG_INFO, "loading model from \(resolved)")
         let start = DispatchTime.now()
+        var options = PipelineOptions()
+        options.threads = settings.threads
+        options.keepStoredPrecision = settings.keepStoredPrecision
+        if let budget = settings.vaeMemoryBudgetBytes { options.vaeMemoryBudgetBytes = budget }
+        if let log = settings.log {
+            options.log = { message in log.emit(KINEMA_LOG_INFO, message) }
+        }
         let engine: any GenerationEngine
         do {
-            engine = try ModelLoader.load(URL(fileURLWithPath: resolved, isDirectory: true),
-                                          options: ModelLoader.Options(threads: settings.threads))
+            engine = try Pipeline(modelDirectory: URL(fileURLWithPath: resolved, isDirectory: true), options: options)
         } catch {
             settings.log?.emit(KINEMA_LOG_ERROR, CallFailure(error).message)
             throw error

@@ -23,6 +23,8 @@ func checkStructSize<T>(_ size: UInt32, _ type: T.Type, name: String, initialize
 /// Loading options read from a `kinema_model_params`.
 struct ModelLoadSettings {
     var threads: Int?
+    var keepStoredPrecision = true
+    var vaeMemoryBudgetBytes: Int?
     var log: LogSink?
 
     init(_ pointer: UnsafePointer<kinema_model_params>?) throws {
@@ -31,6 +33,15 @@ struct ModelLoadSettings {
         try checkStructSize(params.struct_size, kinema_model_params.self,
                             name: "kinema_model_params", initializer: "kinema_model_default_params()")
         threads = try threadCount(params.n_threads, field: "kinema_model_params.n_threads")
+        keepStoredPrecision = params.keep_stored_precision
+        if params.vae_memory_budget_bytes != 0 {
+            guard params.vae_memory_budget_bytes >= 1 << 20 else {
+                throw CallFailure.invalid(
+                    "kinema_model_params.vae_memory_budget_bytes is \(params.vae_memory_budget_bytes); "
+                        + "expected 0 (default) or at least 1 MiB")
+            }
+            vaeMemoryBudgetBytes = Int(params.vae_memory_budget_bytes)
+        }
         try validateLogLevel(params.log_level, field: "kinema_model_params.log_level")
         log = LogSink(callback: params.log_callback, userData: params.log_user_data,
                       minimumLevel: params.log_level)

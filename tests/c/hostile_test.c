@@ -3,7 +3,7 @@
    Each must return the documented error status (with a message), never crash, and leave
    nothing behind. Run under valgrind by run.sh, so an invalid read or a leak also fails.
 
-   usage: hostile_test FAST_MODEL_DIR SLOW_MODEL_DIR TEMP_DIR */
+   usage: hostile_test MODEL_DIR TEMP_DIR (the tiny random-weight pipeline will do) */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -44,8 +44,7 @@ static int checks = 0;
         }                                                                                             \
     } while (0)
 
-static const char *fast_model;
-static const char *slow_model;
+static const char *model_dir;
 static const char *temp_dir;
 
 static int file_exists(const char *path) {
@@ -60,10 +59,22 @@ static void sleep_seconds(double seconds) {
     nanosleep(&ts, NULL);
 }
 
+/* A small, quick generation. */
 static kinema_generate_params valid_params(void) {
     kinema_generate_params p = kinema_generate_default_params();
     p.prompt = "a lighthouse in a storm";
     p.seed = 7;
+    p.width = 32;
+    p.height = 32;
+    p.frames = 5;
+    p.steps = 2;
+    return p;
+}
+
+/* One that runs long enough (20 steps, tens of milliseconds) to be caught while running. */
+static kinema_generate_params slow_params(void) {
+    kinema_generate_params p = valid_params();
+    p.steps = 20;
     return p;
 }
 
@@ -96,11 +107,11 @@ static void loading(void) {
     unsetenv("KINEMA_MODEL");
     EXPECT_STATUS(kinema_model_load(NULL, NULL, &model), KINEMA_ERROR_MISSING_COMPONENT);
     EXPECT(model == NULL);
-    EXPECT_STATUS(kinema_model_load(fast_model, NULL, NULL), KINEMA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(kinema_model_load(model_dir, NULL, NULL), KINEMA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(kinema_model_load("/nonexistent/model", NULL, &model), KINEMA_ERROR_IO);
     EXPECT_STATUS(kinema_model_load("", NULL, &model), KINEMA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(kinema_model_load("/tmp/\xc3\x28", NULL, &model), KINEMA_ERROR_INVALID_ARGUMENT);
-    EXPECT_STATUS(kinema_model_load(temp_dir, NULL, &model), KINEMA_ERROR_UNSUPPORTED);
+    EXPECT_STATUS(kinema_model_load(temp_dir, NULL, &model), KINEMA_ERROR_MISSING_COMPONENT); /* no model_index.json */
     snprintf(file_path, sizeof file_path, "%s/not-a-model.txt", temp_dir);
     file = fopen(file_path, "w");
     if (file) {
@@ -111,19 +122,22 @@ static void loading(void) {
     remove(file_path);
 
     params.struct_size = 0;
-    EXPECT_STATUS(kinema_model_load(fast_model, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(kinema_model_load(model_dir, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
     params.struct_size = sizeof params + 8;
-    EXPECT_STATUS(kinema_model_load(fast_model, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(kinema_model_load(model_dir, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
     params = kinema_model_default_params();
     params.n_threads = -3;
-    EXPECT_STATUS(kinema_model_load(fast_model, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(kinema_model_load(model_dir, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
     params = kinema_model_default_params();
     params.log_level = 42;
-    EXPECT_STATUS(kinema_model_load(fast_model, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(kinema_model_load(model_dir, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
+    params = kinema_model_default_params();
+    params.vae_memory_budget_bytes = -1;
+    EXPECT_STATUS(kinema_model_load(model_dir, &params, &model), KINEMA_ERROR_INVALID_ARGUMENT);
     EXPECT(model == NULL);
 
     /* NULL path: KINEMA_MODEL. */
-    setenv("KINEMA_MODEL", fast_model, 1);
+    setenv("KINEMA_MODEL", model_dir, 1);
     EXPECT_STATUS(kinema_model_load(NULL, NULL, &model), KINEMA_OK);
     EXPECT(model != NULL);
     kinema_model_free(model);
@@ -151,7 +165,9 @@ static void model_calls(kinema_model *model) {
     EXPECT_STATUS(kinema_model_get_info(model, &zeroed), KINEMA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(kinema_model_get_info((kinema_model *)&info, &info), KINEMA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(kinema_model_get_info(model, &info), KINEMA_OK);
-    EXPECT(info.width > 0 && info.height > 0 && info.frames > 0 && info.path != NULL);
+    EXPECT(info.width > 0 && info.height > 0 && info.frames > 0 && info.steps > 0);
+    EXPECT(info.path != NULL && strcmp(info.path, model_dir) == 0);
+    EXPECT(info.negative_prompt != NULL && info.negative_prompt[0] != '\0');
 }
 
 /* Each case breaks one field of otherwise valid parameters. */
@@ -199,6 +215,7 @@ static void bad_parameters(kinema_model *model) {
     BAD(p.frames = -1, KINEMA_ERROR_INVALID_ARGUMENT);
     BAD_IN_JOB(p.frames = 6, KINEMA_ERROR_INVALID_ARGUMENT);
     BAD((p.frames = 5, p.duration_seconds = 1), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD(p.fps = 2000, KINEMA_ERROR_INVALID_ARGUMENT); /* over the library's limit */
     BAD(p.duration_seconds = -1, KINEMA_ERROR_INVALID_ARGUMENT);
     BAD(p.duration_seconds = INFINITY, KINEMA_ERROR_INVALID_ARGUMENT);
     BAD(p.fps = NAN, KINEMA_ERROR_INVALID_ARGUMENT);
@@ -236,7 +253,8 @@ static void bad_parameters(kinema_model *model) {
     BAD((p.initial_latents = latents, p.initial_latents_rank = 1, p.initial_latents_shape[0] = 4),
         KINEMA_ERROR_INVALID_ARGUMENT); /* NaN inside */
     BAD_IN_JOB((p.initial_latents = latents, p.initial_latents_rank = 1, p.initial_latents_shape[0] = 2),
-               KINEMA_ERROR_SHAPE_MISMATCH); /* the engine wants [16, T, H/8, W/8] */
+               KINEMA_ERROR_SHAPE_MISMATCH); /* the model wants [C, T, H/8, W/8] */
+    BAD_IN_JOB(p.fps = 500, KINEMA_ERROR_INVALID_ARGUMENT); /* the model's own limit */
     BAD((p.initial_latents = latents, p.initial_latents_rank = 1, p.initial_latents_shape[0] = 2,
          p.initial_latents_path = "/tmp/latents.safetensors"),
         KINEMA_ERROR_INVALID_ARGUMENT);
@@ -270,7 +288,7 @@ static void bad_parameters(kinema_model *model) {
     p.return_frames = true;
     EXPECT_STATUS(kinema_generate(model, &p, &result), KINEMA_OK);
     EXPECT(result.output_path != NULL && strcmp(result.output_path, path) == 0);
-    EXPECT(result.seed == 7 && result.frames > 0 && result.video != NULL);
+    EXPECT(result.seed == 7 && result.frames == 5 && result.width == 32 && result.video != NULL);
     EXPECT(result.video_count == (uint64_t)result.frames * (uint64_t)result.height * (uint64_t)result.width * 3u);
     EXPECT(file_exists(path));
     kinema_result_free(&result);
@@ -311,8 +329,8 @@ static bool free_inside_callback(const kinema_progress *progress, void *user_dat
     return true;
 }
 
-static void wrong_order(kinema_model *model, kinema_model *slow) {
-    kinema_generate_params p = valid_params();
+static void wrong_order(kinema_model *model) {
+    kinema_generate_params p = slow_params();
     kinema_job *job = NULL;
     kinema_progress progress = kinema_progress_init();
     kinema_progress zeroed_progress;
@@ -334,7 +352,7 @@ static void wrong_order(kinema_model *model, kinema_model *slow) {
     /* A slow job: asked for its result too early, then waited for properly. */
     snprintf(path, sizeof path, "%s/slow.safetensors", temp_dir);
     p.output_path = path;
-    EXPECT_STATUS(kinema_job_start(slow, &p, &job), KINEMA_OK);
+    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
     EXPECT_STATUS(kinema_job_status(job), KINEMA_RUNNING);
     EXPECT_STATUS(kinema_job_result(job, &result), KINEMA_ERROR_WRONG_STATE);
     EXPECT(kinema_job_error(job) != NULL && kinema_job_error(job)[0] == '\0');
@@ -371,7 +389,7 @@ static void wrong_order(kinema_model *model, kinema_model *slow) {
     kinema_job_free(job);
 
     /* A cancelled job: no result, a message, no file. */
-    EXPECT_STATUS(kinema_job_start(slow, &p, &job), KINEMA_OK);
+    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
     EXPECT_STATUS(kinema_job_cancel(job), KINEMA_OK);
     EXPECT_STATUS(kinema_job_cancel(job), KINEMA_OK);
     EXPECT_STATUS(kinema_job_wait(job), KINEMA_ERROR_CANCELLED);
@@ -391,7 +409,7 @@ static void wrong_order(kinema_model *model, kinema_model *slow) {
     p.output_path = path;
 
     /* Freed while running: cancels and waits, leaving no file. */
-    EXPECT_STATUS(kinema_job_start(slow, &p, &job), KINEMA_OK);
+    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
     kinema_job_free(job);
     EXPECT(!file_exists(path));
 
@@ -400,7 +418,7 @@ static void wrong_order(kinema_model *model, kinema_model *slow) {
     p.output_path = NULL;
     p.progress_callback = wait_inside_callback;
     p.progress_user_data = &state;
-    EXPECT_STATUS(kinema_job_start(slow, &p, &job), KINEMA_OK);
+    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
     state.job = job;
     EXPECT_STATUS(kinema_job_wait(job), KINEMA_OK);
     EXPECT(state.done && state.wait_status == KINEMA_ERROR_WRONG_STATE);
@@ -409,7 +427,7 @@ static void wrong_order(kinema_model *model, kinema_model *slow) {
     /* kinema_job_free from the job's own callback: cancels, and no callback follows. */
     memset(&state, 0, sizeof state);
     p.progress_callback = free_inside_callback;
-    EXPECT_STATUS(kinema_job_start(slow, &p, &job), KINEMA_OK);
+    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
     state.job = job;
     for (i = 0; i < 200 && !state.freed; i++) sleep_seconds(0.01);
     sleep_seconds(0.3);
@@ -430,13 +448,13 @@ static void count_log(int32_t level, const char *message, void *user_data) {
 static void model_freed_under_job(void) {
     kinema_model *model = NULL;
     kinema_model_params mp = kinema_model_default_params();
-    kinema_generate_params p = valid_params();
+    kinema_generate_params p = slow_params();
     kinema_job *job = NULL, *other = NULL;
     kinema_result result = kinema_result_init();
     int calls_at_free;
     mp.log_callback = count_log;
     mp.log_level = KINEMA_LOG_DEBUG;
-    EXPECT_STATUS(kinema_model_load(slow_model, &mp, &model), KINEMA_OK);
+    EXPECT_STATUS(kinema_model_load(model_dir, &mp, &model), KINEMA_OK);
     EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
     kinema_model_free(model);
     calls_at_free = model_log_calls;
@@ -449,26 +467,23 @@ static void model_freed_under_job(void) {
 }
 
 int main(int argc, char **argv) {
-    kinema_model *model = NULL, *slow = NULL;
-    if (argc != 4) {
-        fprintf(stderr, "usage: hostile_test FAST_MODEL_DIR SLOW_MODEL_DIR TEMP_DIR\n");
+    kinema_model *model = NULL;
+    if (argc != 3) {
+        fprintf(stderr, "usage: hostile_test MODEL_DIR TEMP_DIR\n");
         return 2;
     }
-    fast_model = argv[1];
-    slow_model = argv[2];
-    temp_dir = argv[3];
+    model_dir = argv[1];
+    temp_dir = argv[2];
 
     library_functions();
     loading();
-    EXPECT_STATUS(kinema_model_load(fast_model, NULL, &model), KINEMA_OK);
-    EXPECT_STATUS(kinema_model_load(slow_model, NULL, &slow), KINEMA_OK);
-    if (model != NULL && slow != NULL) {
+    EXPECT_STATUS(kinema_model_load(model_dir, NULL, &model), KINEMA_OK);
+    if (model != NULL) {
         model_calls(model);
         bad_parameters(model);
-        wrong_order(model, slow);
+        wrong_order(model);
     }
     kinema_model_free(model);
-    kinema_model_free(slow);
     model_freed_under_job();
 
     printf("hostile: %d checks, %d failures\n", checks, failures);

@@ -22,6 +22,8 @@ static const struct field model_params_fields[] = {
     FIELD(kinema_model_params, log_callback),
     FIELD(kinema_model_params, log_user_data),
     FIELD(kinema_model_params, log_level),
+    FIELD(kinema_model_params, keep_stored_precision),
+    FIELD(kinema_model_params, vae_memory_budget_bytes),
 };
 
 static const struct field generate_params_fields[] = {

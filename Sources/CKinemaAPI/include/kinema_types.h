@@ -172,6 +172,12 @@ typedef struct kinema_model_params {
     kinema_log_callback log_callback;
     void *log_user_data;
     int32_t log_level;                /* least kinema_log_level passed on; default INFO */
+    /* Keep 16-bit (bf16/f16) weights in 16-bit memory and widen them as they are used (true,
+       the default: half the memory), or widen everything to float32 at load (faster). */
+    bool keep_stored_precision;
+    /* Memory the VAE decoder may use per frame before it decodes in spatial tiles;
+       0: the library's default. */
+    int64_t vae_memory_budget_bytes;
 } kinema_model_params;
 
 /* Everything one generation takes. Start from kinema_generate_default_params(); zero (or the
@@ -182,7 +188,7 @@ typedef struct kinema_generate_params {
     const char *negative_prompt;      /* NULL: the model's default negative prompt */
     int32_t width;                    /* pixels, multiple of 16; 0: model default */
     int32_t height;                   /* pixels, multiple of 16; 0: model default */
-    int32_t frames;                   /* 4k+1; 0: model default or duration_seconds */
+    int32_t frames;                   /* 4k+1 for Wan2.1; 0: model default or duration_seconds */
     double duration_seconds;          /* > 0: frames from the clip length at fps */
     double fps;                       /* 0: model default */
     int32_t steps;                    /* denoising steps; 0: model default */
@@ -191,7 +197,8 @@ typedef struct kinema_generate_params {
     int32_t sampler;                  /* kinema_sampler */
     uint64_t seed;                    /* KINEMA_SEED_RANDOM: draw one (see kinema_result.seed) */
     /* Initial noise to start from instead of the seed's: float32, row-major, shape
-       [C, T, H/8, W/8] or [1, C, T, H/8, W/8]. Read during kinema_job_start only.
+       [C, T, H/s, W/s] or [1, C, T, H/s, W/s] with the model VAE's channels C and compression
+       (Wan2.1: C = 16, s = 8, T = (frames - 1) / 4 + 1). Read during the call only.
        initial_latents_rank 0 means none. */
     const float *initial_latents;
     int64_t initial_latents_shape[KINEMA_MAX_LATENT_RANK];

@@ -423,11 +423,23 @@ class Job:
 class Model:
     """A loaded model. Immutable and thread-safe: several threads may generate at once."""
 
-    def __init__(self, path=None, *, threads=0, on_log=None, log_level=LogLevel.INFO):
+    def __init__(self, path=None, *, threads=0, on_log=None, log_level=LogLevel.INFO,
+                 keep_stored_precision=True, vae_memory_budget_bytes=0):
+        """Loads the diffusers-layout model directory `path` ($KINEMA_MODEL when None).
+        `on_log(LogLevel, str)` receives loading messages and those of generations that have no
+        on_log of their own. keep_stored_precision keeps 16-bit weights in 16 bits (half the
+        memory) instead of widening them at load; vae_memory_budget_bytes (0: default) bounds
+        the VAE decoder's memory per frame before it decodes in tiles."""
         self._lib = library()
         self._handle = ctypes.c_void_p()
         params = self._lib.kinema_model_default_params()
         params.n_threads = _int32(threads, "threads")
+        params.keep_stored_precision = bool(keep_stored_precision)
+        if isinstance(vae_memory_budget_bytes, bool) or not isinstance(vae_memory_budget_bytes, int):
+            raise TypeError("vae_memory_budget_bytes must be an int")
+        if not 0 <= vae_memory_budget_bytes < 2**63:
+            raise _invalid(f"vae_memory_budget_bytes is {vae_memory_budget_bytes}; expected 0 or more")
+        params.vae_memory_budget_bytes = vae_memory_budget_bytes
         params.log_level = _enum(log_level, LogLevel, "log_level")
         self._on_log = on_log
         self._log_callback = None

@@ -87,6 +87,8 @@ class ModelParams(ctypes.Structure):
         ("log_callback", LogCallback),
         ("log_user_data", ctypes.c_void_p),
         ("log_level", ctypes.c_int32),
+        ("keep_stored_precision", ctypes.c_bool),
+        ("vae_memory_budget_bytes", ctypes.c_int64),
     ]
 
 
