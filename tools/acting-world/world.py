@@ -392,7 +392,8 @@ def _emotion_at(shot: Shot, t: float) -> tuple[dict[str, float], str]:
     weights = {shot.emotions[0].emotion: 1.0}
     label = shot.emotions[0].emotion
     for e in shot.emotions[1:]:
-        w = min(1.0, max(0.0, (t - e.time) / TRANSITION_SECONDS))
+        # the transition is centred on the stated time, so the label switches exactly there
+        w = min(1.0, max(0.0, (t - e.time) / TRANSITION_SECONDS + 0.5))
         if w <= 0:
             break
         weights = {k: v * (1 - w) for k, v in weights.items()}
