@@ -213,7 +213,7 @@ class CharacterState:
     framing: str
     background: str
     x: float               # normalised head-centre x
-    lift: float            # jump height, fraction of frame height (0 = on the ground)
+    lift: float            # 0 on the ground .. 1 at the top of a hop (scaled by the framing)
     walk_phase: float      # radians; legs and arms swing with sin(walk_phase)
     walking: float         # 0 standing, 1 walking (scales the swing)
     facing: float          # -1 looking left, +1 right, 0 at the camera
@@ -230,7 +230,7 @@ def _layout(framing: str, size: int) -> dict[str, float]:
     if framing == "closeup":
         return dict(R=0.36 * size, head_y=0.50 * size, jump=0.15 * size, bob=0.012 * size)
     return dict(R=0.18 * size, head_y=0.50 * size, jump=0.22 * size, bob=0.008 * size,
-                body_w=0.22 * size, body_h=0.16 * size, leg=0.10 * size, ground=0.90 * size)
+                body_w=0.22 * size, body_h=0.16 * size, leg=0.10 * size)
 
 
 def draw_background(name: str, size: int) -> Image.Image:
@@ -424,9 +424,6 @@ def _motion_at(shot: Shot, t: float) -> tuple[float, float, float, float, float,
                 air = min(1.0, 4 * q * (1 - q) * 1.5)
         return shot.x_start, lift, 0.0, 0.0, 0.0, air
     return shot.x_start, 0.0, 0.0, 0.0, 0.0, 0.0
-
-
-LABEL_KEYS = ["colour", "emotion", "x", "y", "framing", "action", "shot", "is_cut", "time"]
 
 
 def clip_frame_count(duration: float, fps: float) -> int:

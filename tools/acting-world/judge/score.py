@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from generate import load_jsonl  # noqa: E402
 from model import DEFAULT_WEIGHTS, Judge, prepare  # noqa: E402
 from video_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_video  # noqa: E402
 from world import ACTIONS, COLOUR_NAMES, EMOTIONS, FRAMINGS  # noqa: E402
@@ -271,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         if args.summary is not None:
             tl_path = args.timelines or args.summary / "prompts.jsonl"
-            with open(tl_path, encoding="utf-8") as f:
-                rows = [json.loads(line) for line in f if line.strip()]
+            rows = load_jsonl(tl_path)
             missing = []
+            for n, row in enumerate(rows, 1):
+                if not isinstance(row, dict) or "id" not in row or "timeline" not in row:
+                    raise ValueError(f"{tl_path}:{n}: each line needs 'id' and 'timeline'")
             timelines = [row["timeline"] for row in rows]
             if args.control:
                 timelines = timelines[1:] + timelines[:1]
@@ -295,8 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if args.clip is None or args.timeline is None:
                 ap.error("give CLIP and --timeline, or --summary DIR")
-            with open(args.timeline, encoding="utf-8") as f:
-                tl = json.load(f)
+            try:
+                tl = json.loads(args.timeline.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{args.timeline}: not a JSON timeline ({error})") from error
+            if not isinstance(tl, dict):
+                raise ValueError(f"{args.timeline}: expected a JSON object")
             tl = tl.get("timeline", tl)
             frames, fps = load_video(args.clip)
             r = score_clip(judge, frames, args.fps or fps or 8.0, tl, str(args.clip))
