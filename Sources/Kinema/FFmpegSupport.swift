@@ -145,3 +145,12 @@ func fileByteCount(_ url: URL) -> Int {
     let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
     return (attributes?[.size] as? NSNumber)?.intValue ?? 0
 }
+
+/// FFmpeg's own console messages (encoder statistics, muxer notes) are process-wide; a
+/// command-line program may want only errors.
+public enum FFmpegLogging {
+    /// Shows only FFmpeg errors on stderr from now on, for the whole process.
+    public static func showErrorsOnly() {
+        av_log_set_level(AV_LOG_ERROR)
+    }
+}

@@ -6,6 +6,8 @@ import Kinema
 
 let benchmarks: [(name: String, run: ([String]) throws -> Void)] = [
     ("gemm", runGEMMBench),
+    ("umt5", runUMT5Bench),
+    ("dit", runDiTBench),
     ("attention", runAttentionBench),
     ("weights", runWeightsBench),
     ("video", runVideoBench),

@@ -1,0 +1,349 @@
+// y = x·Wᵀ for a few rows of x against a large weight kept in its stored 16-bit form.
+//
+// A text encoder runs a prompt of a few dozen tokens through ~11 GB of bf16 weights: every
+// weight is used by only those few rows, so the work is one pass over the weights, and
+// widening them to float32 first (or handing them to a float32 GEMM) would spend a memory
+// round trip per element. Instead the weights are re-laid out once, at load time, into
+// panels of 16 output features with the input dimension outermost, still 16 bits wide. The
+// micro-kernel keeps a 6-row × 16-feature block of outputs in 12 AVX registers, widens one
+// 16-feature slice of the panel per input index with two integer operations (bf16 is the
+// upper half of a float32), and broadcasts the 6 inputs against it: 12 FMAs per 32 bytes of
+// weights. Arithmetic is float32 throughout, so results equal a float32 GEMM on the widened
+// weights up to summation order.
+
+/// Eight float32 lanes: one AVX register, the unit of the micro-kernel.
+typealias Lane8 = SIMD8<Float>
+
+/// A linear layer's weight [outFeatures × inFeatures] (PyTorch layout), packed for
+/// `apply`: panels of 16 output features, input index outermost within a panel.
+///
+/// 16-bit weights stay 16-bit: each 32-bit word of a panel holds feature j in its low half
+/// and feature j + 8 in its high half, so the two halves widen to two 8-lane vectors. Float32
+/// weights are stored as 16 consecutive floats per input index. A partial last panel is padded
+/// with zero weights; its extra outputs are never written.
+public struct PackedLinearWeight: Sendable {
+    /// Element type of the packed storage.
+    public enum Element: Sendable, Equatable {
+        case bf16, f16, f32
+    }
+
+    /// Output features (rows of the PyTorch weight).
+    public let outFeatures: Int
+    /// Input features (columns of the PyTorch weight).
+    public let inFeatures: Int
+    public let element: Element
+    let words: [UInt32]
+
+    static let panelWidth = 16
+    /// Rows of x handled per micro-kernel call (6 × 2 accumulators + 2 weight vectors + 1
+    /// broadcast fit the 16 AVX registers).
+    static let rowBlock = 6
+
+    var panelCount: Int { (outFeatures + Self.panelWidth - 1) / Self.panelWidth }
+    var wordsPerStep: Int { element == .f32 ? 16 : 8 }
+    var panelWords: Int { inFeatures * wordsPerStep }
+
+    /// Bytes held by the packed weight.
+    public var byteCount: Int { words.count * 4 }
+
+    /// Packs one [out, in] weight.
+    public init(_ weight: WeightData) throws {
+        try self.init(stacking: [weight])
+    }
+
+    /// Packs weights that share the input dimension, stacked along the output dimension
+    /// (e.g. the q, k and v projections into one [3·inner, d] weight). All parts keep their
+    /// 16-bit type when they share it; a mix of element types is packed as float32.
+    public init(stacking parts: [WeightData]) throws {
+        guard let first = parts.first else {
+            throw KinemaError.invalidArgument("PackedLinearWeight: no weights to pack")
+        }
+        let k = first.shape.count == 2 ? first.shape[1] : -1
+        var n = 0
+        for part in parts {
+            guard part.shape.count == 2, part.shape[1] == k else {
+                throw KinemaError.shape("PackedLinearWeight: weights \(parts.map(\.shape)) are not matrices with one input width")
+            }
+            n += part.shape[0]
+        }
+        let dtypes = Set(parts.map(\.dtype))
+        let element: Element
+        switch dtypes.count == 1 ? first.dtype : .f32 {
+        case .bf16: element = .bf16
+        case .f16: element = .f16
+        case .f32: element = .f32
+        }
+        self.outFeatures = n
+        self.inFeatures = k
+        self.element = element
+        let panels = (n + Self.panelWidth - 1) / Self.panelWidth
+        let perStep = element == .f32 ? 16 : 8
+        let (total, overflow) = (panels * perStep).multipliedReportingOverflow(by: k)
+        guard !overflow else { throw KinemaError.shape("PackedLinearWeight: [\(n), \(k)] is too large") }
+
+        var words = [UInt32](repeating: 0, count: total)
+        // Float32 packing of mixed parts widens each part's rows exactly first.
+        let sources = element == .f32 ? parts.map { WeightData(unchecked: $0.shape, storage: .f32($0.storage.widenedIfNeeded)) } : parts
+        var rowOwner: [(part: Int, row: Int)] = []
+        rowOwner.reserveCapacity(n)
+        for (index, part) in sources.enumerated() {
+            for r in 0..<part.shape[0] { rowOwner.append((index, r)) }
+        }
+        words.withUnsafeMutableBufferPointer { out in
+            guard let base = out.baseAddress else { return }
+            withStorageBases(sources) { bases in
+                Compute.parallelChunks(panels) { start, end in
+                    for p in start..<end {
+                        // The 16 source rows of this panel; nil past the last feature (zeros).
+                        var rows = [UnsafeRawPointer?](repeating: nil, count: 16)
+                        for j in 0..<16 where p * 16 + j < n {
+                            let (part, row) = rowOwner[p * 16 + j]
+                            rows[j] = bases[part].map { $0 + row * k * (element == .f32 ? 4 : 2) }
+                        }
+                        let panel = base + p * perStep * k
+                        if element == .f32 {
+                            for (j, row) in rows.enumerated() {
+                                guard let row else { continue }
+                                let src = row.assumingMemoryBound(to: UInt32.self)
+                                for i in 0..<k { panel[i * 16 + j] = src[i] }
+                            }
+                        } else {
+                            for j in 0..<8 {
+                                let lo = rows[j]?.assumingMemoryBound(to: UInt16.self)
+                                let hi = rows[j + 8]?.assumingMemoryBound(to: UInt16.self)
+                                switch (lo, hi) {
+                                case let (lo?, hi?):
+                                    for i in 0..<k { panel[i * 8 + j] = UInt32(lo[i]) | UInt32(hi[i]) << 16 }
+                                case let (lo?, nil):
+                                    for i in 0..<k { panel[i * 8 + j] = UInt32(lo[i]) }
+                                default:
+                                    break
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.words = words
+    }
+
+    // MARK: - Products
+
+    /// out[r, :] = x[r, :]·Wᵀ (or += when `accumulate`), for `rows` rows of x.
+    ///
+    /// `x` rows are `inFeatures` long, `rowStride` apart; `out` rows are `outFeatures` long,
+    /// `outStride` apart. The output features are split over the compute threads.
+    public func apply(
+        _ x: UnsafePointer<Float>, rows m: Int, rowStride: Int,
+        out: UnsafeMutablePointer<Float>, outStride: Int, accumulate: Bool = false
+    ) {
+        let n = outFeatures, k = inFeatures
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            if !accumulate { for r in 0..<m { (out + r * outStride).update(repeating: 0, count: n) } }
+            return
+        }
+        // x packed per block of 6 rows, input index outermost: the kernel reads it as one stream.
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        defer { packed.deallocate() }
+        let blocks = (m + Self.rowBlock - 1) / Self.rowBlock
+        Compute.parallelChunks(blocks) { start, end in
+            for b in start..<end {
+                let r0 = b * Self.rowBlock, mr = min(Self.rowBlock, m - r0)
+                let dst = packed + r0 * k
+                for i in 0..<mr {
+                    let src = x + (r0 + i) * rowStride
+                    for j in 0..<k { dst[j * mr + i] = src[j] }
+                }
+            }
+        }
+        words.withUnsafeBufferPointer { buffer in
+            guard let panels = buffer.baseAddress else { return }
+            switch element {
+            case .bf16:
+                run(BFloat16Pairs.self, panels, packed, m, out, outStride, accumulate)
+            case .f16:
+                run(Float16Pairs.self, panels, packed, m, out, outStride, accumulate)
+            case .f32:
+                run(Float32Panel.self, panels, packed, m, out, outStride, accumulate)
+            }
+        }
+    }
+
+    /// Tensor form: x is [..., inFeatures]; returns [..., outFeatures].
+    public func apply(_ x: Tensor) throws -> Tensor {
+        guard let k = x.shape.last, k == inFeatures else {
+            throw KinemaError.shape("linear: input \(x.shape) does not match weight [\(outFeatures), \(inFeatures)]")
+        }
+        let m = k == 0 ? 0 : x.count / k
+        var shape = x.shape
+        shape[shape.count - 1] = outFeatures
+        var out = [Float](repeating: 0, count: m * outFeatures)
+        x.data.withPointer { xp in
+            out.withMutablePointer { op in
+                apply(xp, rows: m, rowStride: k, out: op, outStride: outFeatures)
+            }
+        }
+        return Tensor(unchecked: shape, data: out)
+    }
+
+    private func run<D: PanelDecoding>(
+        _ decoder: D.Type, _ panels: UnsafePointer<UInt32>, _ packed: UnsafePointer<Float>, _ m: Int,
+        _ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ accumulate: Bool
+    ) {
+        let n = outFeatures, k = inFeatures, stride = panelWords
+        Compute.parallelChunks(panelCount) { start, end in
+            for p in start..<end {
+                let panel = panels + p * stride
+                let columns = min(Self.panelWidth, n - p * Self.panelWidth)
+                var r0 = 0
+                while r0 < m {
+                    let mr = min(Self.rowBlock, m - r0)
+                    let xp = packed + r0 * k
+                    let c = out + r0 * outStride + p * Self.panelWidth
+                    // Constant row counts so that each call inlines a kernel without dead rows.
+                    switch mr {
+                    case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
+                    case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
+                    case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
+                    case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
+                    case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
+                    default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
+                    }
+                    r0 += mr
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Micro-kernel
+
+/// C[mr × 16] (+)= X[mr × k] · P[k × 16], X packed input-major (`x[i·mr + r]`), P one panel.
+@inline(__always)
+private func microKernel<D: PanelDecoding>(
+    _ decoder: D.Type, rows mr: Int,
+    _ x: UnsafePointer<Float>, _ panel: UnsafePointer<UInt32>, _ k: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ columns: Int, _ accumulate: Bool
+) {
+    var c00 = Lane8(), c01 = Lane8(), c10 = Lane8(), c11 = Lane8(), c20 = Lane8(), c21 = Lane8()
+    var c30 = Lane8(), c31 = Lane8(), c40 = Lane8(), c41 = Lane8(), c50 = Lane8(), c51 = Lane8()
+    var xi = x
+    var pi = panel
+    for _ in 0..<k {
+        let (b0, b1) = D.decode(pi)
+        var a = Lane8(repeating: xi[0])
+        c00 = c00.addingProduct(a, b0); c01 = c01.addingProduct(a, b1)
+        if mr > 1 { a = Lane8(repeating: xi[1]); c10 = c10.addingProduct(a, b0); c11 = c11.addingProduct(a, b1) }
+        if mr > 2 { a = Lane8(repeating: xi[2]); c20 = c20.addingProduct(a, b0); c21 = c21.addingProduct(a, b1) }
+        if mr > 3 { a = Lane8(repeating: xi[3]); c30 = c30.addingProduct(a, b0); c31 = c31.addingProduct(a, b1) }
+        if mr > 4 { a = Lane8(repeating: xi[4]); c40 = c40.addingProduct(a, b0); c41 = c41.addingProduct(a, b1) }
+        if mr > 5 { a = Lane8(repeating: xi[5]); c50 = c50.addingProduct(a, b0); c51 = c51.addingProduct(a, b1) }
+        xi += mr
+        pi += D.wordsPerStep
+    }
+    storeRow(c00, c01, c, columns, accumulate)
+    if mr > 1 { storeRow(c10, c11, c + ldc, columns, accumulate) }
+    if mr > 2 { storeRow(c20, c21, c + 2 * ldc, columns, accumulate) }
+    if mr > 3 { storeRow(c30, c31, c + 3 * ldc, columns, accumulate) }
+    if mr > 4 { storeRow(c40, c41, c + 4 * ldc, columns, accumulate) }
+    if mr > 5 { storeRow(c50, c51, c + 5 * ldc, columns, accumulate) }
+}
+
+@inline(__always)
+private func storeRow(_ lo: Lane8, _ hi: Lane8, _ dst: UnsafeMutablePointer<Float>, _ columns: Int, _ accumulate: Bool) {
+    if columns == 16 {
+        let raw = UnsafeMutableRawPointer(dst)
+        if accumulate {
+            raw.storeBytes(of: raw.loadUnaligned(as: Lane8.self) + lo, as: Lane8.self)
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 32, as: Lane8.self) + hi, toByteOffset: 32, as: Lane8.self)
+        } else {
+            raw.storeBytes(of: lo, as: Lane8.self)
+            raw.storeBytes(of: hi, toByteOffset: 32, as: Lane8.self)
+        }
+        return
+    }
+    for j in 0..<columns {
+        let v = j < 8 ? lo[j] : hi[j - 8]
+        dst[j] = accumulate ? dst[j] + v : v
+    }
+}
+
+// MARK: - Panel decoding
+
+/// Turns one input index of a panel into the 16 feature weights as two float32 vectors.
+private protocol PanelDecoding {
+    static var wordsPerStep: Int { get }
+    static func decode(_ p: UnsafePointer<UInt32>) -> (Lane8, Lane8)
+}
+
+/// bf16 pairs: shifting the low half up, or masking off the low half, is the exact float32.
+private enum BFloat16Pairs: PanelDecoding {
+    static var wordsPerStep: Int { 8 }
+    @inline(__always)
+    static func decode(_ p: UnsafePointer<UInt32>) -> (Lane8, Lane8) {
+        let w = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt32>.self)
+        return (unsafeBitCast(w &<< 16, to: Lane8.self), unsafeBitCast(w & 0xFFFF_0000, to: Lane8.self))
+    }
+}
+
+/// IEEE-half pairs, widened exactly with the same bit arithmetic as `Widening.halfToFloatBits`.
+private enum Float16Pairs: PanelDecoding {
+    static var wordsPerStep: Int { 8 }
+    @inline(__always)
+    static func decode(_ p: UnsafePointer<UInt32>) -> (Lane8, Lane8) {
+        let w = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt32>.self)
+        return (widen(w & 0xFFFF), widen(w &>> 16))
+    }
+
+    @inline(__always)
+    static func widen(_ h: SIMD8<UInt32>) -> Lane8 {
+        let sign = (h & 0x8000) &<< 16
+        let magnitude = h & 0x7FFF
+        let rebiased = (magnitude &<< 13) &+ 0x3800_0000
+        let infOrNaN = rebiased &+ 0x3800_0000
+        let subnormal = unsafeBitCast(
+            unsafeBitCast(rebiased &+ 0x0080_0000, to: Lane8.self) - Lane8(repeating: Float(bitPattern: 0x3880_0000)),
+            to: SIMD8<UInt32>.self)
+        var bits = rebiased.replacing(with: subnormal, where: magnitude .< 0x0400)
+        bits.replace(with: infOrNaN, where: magnitude .>= 0x7C00)
+        return unsafeBitCast(bits | sign, to: Lane8.self)
+    }
+}
+
+/// Float32 panels: 16 consecutive floats per input index.
+private enum Float32Panel: PanelDecoding {
+    static var wordsPerStep: Int { 16 }
+    @inline(__always)
+    static func decode(_ p: UnsafePointer<UInt32>) -> (Lane8, Lane8) {
+        let raw = UnsafeRawPointer(p)
+        return (raw.loadUnaligned(as: Lane8.self), raw.loadUnaligned(fromByteOffset: 32, as: Lane8.self))
+    }
+}
+
+// MARK: - Packing helpers
+
+extension WeightData.Storage {
+    /// The values as float32 bit patterns (16-bit values widened exactly).
+    fileprivate var widenedIfNeeded: [Float] {
+        switch self {
+        case .f32(let values): return values
+        case .bf16(let bits): return bits.map { Float(bitPattern: UInt32($0) << 16) }
+        case .f16(let bits): return bits.map { Float(bitPattern: Widening.halfToFloatBits($0)) }
+        }
+    }
+}
+
+/// Calls `body` with the base address of every part's storage (nil for an empty part, which
+/// has no rows to read).
+private func withStorageBases<R>(_ parts: [WeightData], _ body: ([UnsafeRawPointer?]) -> R) -> R {
+    func recurse(_ index: Int, _ bases: [UnsafeRawPointer?]) -> R {
+        guard index < parts.count else { return body(bases) }
+        switch parts[index].storage {
+        case .f32(let values): return values.withUnsafeBytes { recurse(index + 1, bases + [$0.baseAddress]) }
+        case .f16(let bits), .bf16(let bits): return bits.withUnsafeBytes { recurse(index + 1, bases + [$0.baseAddress]) }
+        }
+    }
+    return recurse(0, [])
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# UMT5-XXL prompt encoding (Wan's text encoder) on the CPU: Kinema beside transformers'
+# UMT5EncoderModel, same shapes, random bf16 weights built in memory, one after the other
+# (never at the same time: each needs ~11.5 GB at 24 layers).
+#
+# Usage: tools/bench/umt5.sh [--layers N] [--tokens N] [--runs N] [--threads N]
+# PYTHON names the interpreter of the virtualenv made by tools/reference/setup-venv.sh
+# (default: tools/reference/.venv/bin/python).
+#
+# transformers runs in bfloat16, what from_pretrained's default dtype="auto" gives for Wan's
+# bf16 text_encoder/ checkpoint, and in float32 when the float32 model fits in memory
+# (about 23 GB at 24 layers; use --layers to compare at a smaller depth).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PYTHON="${PYTHON:-tools/reference/.venv/bin/python}"
+layers=24
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    if [[ "${args[$i]}" == "--layers" && $((i + 1)) -lt ${#args[@]} ]]; then layers="${args[$((i + 1))]}"; fi
+done
+
+swift build -c release --product kinema-bench >/dev/null
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+echo "== Kinema"
+kinema=$(.build/release/kinema-bench umt5 "$@" | tee /dev/stderr | grep '^RESULT')
+echo "== transformers, bfloat16"
+bf16=$("$PYTHON" tools/bench/umt5_torch.py --dtype bfloat16 "$@" | tee /dev/stderr | grep '^RESULT')
+
+# float32: 4 bytes per parameter (embedding 256384×4096, 193 M per layer) plus ~1 GB.
+need=$(( (1050132480 + layers * 192937984) * 4 + 1000000000 ))
+available=$(( $(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo) * 1024 ))
+f32=""
+if (( need < available * 9 / 10 )); then
+    echo "== transformers, float32"
+    f32=$("$PYTHON" tools/bench/umt5_torch.py --dtype float32 "$@" | tee /dev/stderr | grep '^RESULT')
+else
+    echo "== transformers, float32: skipped, needs $((need / 1000000000)) GB, $((available / 1000000000)) GB available (try --layers 6)"
+fi
+
+echo
+echo "UMT5 encoder, $layers layers ($(nproc) cores)"
+printf "%-24s %10s %14s %10s\n" "" "seconds" "peak RSS (GB)" "time/Kinema"
+ks=$(field seconds "$kinema")
+row() {
+    local s r
+    s=$(field seconds "$2"); r=$(field peak_rss_bytes "$2")
+    printf "%-24s %10.3f %14.2f %9.2fx\n" "$1" "$s" "$(awk "BEGIN{print $r/1e9}")" "$(awk "BEGIN{print $s/$ks}")"
+}
+row "Kinema (bf16 weights)" "$kinema"
+row "transformers bfloat16" "$bf16"
+if [[ -n "$f32" ]]; then row "transformers float32" "$f32"; fi
