@@ -127,7 +127,7 @@ public struct FlowSchedule: Sendable, Equatable {
 
 /// One sampler's state across a run: takes the model's velocity at each step and returns the
 /// next latent. Value type; make a new one per run.
-public struct FlowSolver {
+public struct FlowSolver: Sendable {
     public let settings: SamplerSettings
     public let schedule: FlowSchedule
     public private(set) var stepIndex = 0

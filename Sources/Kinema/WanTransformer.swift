@@ -409,7 +409,9 @@ public final class WanTransformer: @unchecked Sendable {
                         cancel: CancellationToken? = nil,
                         onBlock: ((_ finished: Int, _ total: Int) -> Void)? = nil) throws -> Tensor {
         let d = dimensions, dim = d.dim
-        guard prepared.owner == ObjectIdentifier(self), prepared.keyValues.count == blocks.count else {
+        guard prepared.owner == ObjectIdentifier(self), prepared.keyValues.count == blocks.count,
+              prepared.keyValues.allSatisfy({ $0.count == prepared.rows * 2 * dim }),
+              prepared.keyBias.map({ $0.count == prepared.rows }) ?? true else {
             throw KinemaError.invalidArgument("the prepared context was made by another transformer")
         }
         guard latent.rank == 4, latent.shape[0] == d.inChannels else {

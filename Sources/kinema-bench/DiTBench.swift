@@ -5,7 +5,7 @@ import Kinema
 /// 512-row text context whose first `--text-rows` rows are non-zero (the rest is the zero
 /// padding a real prompt gets). Same shapes as tools/bench/dit_torch.py.
 ///
-/// Options: --layers N (default 30), --runs R (median of R, default 3), --threads T,
+/// Options: --layers N (default 30), --runs R (median of R after one warm-up, default 3), --threads T,
 /// --bf16 (weights kept as bfloat16 and widened per use), --text-rows K (default 64).
 func runDiTBench(_ args: [String]) throws {
     let layers = Int(option("--layers", in: args) ?? "30") ?? 30
@@ -41,15 +41,20 @@ func runDiTBench(_ args: [String]) throws {
 
     var prepared = try model.prepareContext(context)
     let prepareSeconds = try medianSeconds(runs: 1) { prepared = try model.prepareContext(context) }
-    var output = Tensor(zeros: [1])
-    let seconds = try medianSeconds(runs: runs) {
+    var output = try model.forward(latent: latent, timestep: 999, prepared: prepared)  // warm-up
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = DispatchTime.now().uptimeNanoseconds
         output = try model.forward(latent: latent, timestep: 999, prepared: prepared)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
+    let seconds = times.sorted()[times.count / 2]
     let flops = ditForwardFLOPs(dims, tokens: tokens, textRows: textLength)
     print("Wan2.1-1.3B DiT forward, Kinema: layers \(layers), tokens \(tokens), text \(textLength) rows (\(real) non-zero), threads \(Compute.threadCount), weights \(bf16 ? "bf16 kept" : "f32")")
     print(String(format: "load (random weights)      %8.2f s", loadSeconds))
     print(String(format: "prepare context (once)     %8.3f s (%d key/value rows per block)", prepareSeconds, prepared.rows))
-    print(String(format: "forward, median of %d      %8.3f s", runs, seconds))
+    print(String(format: "forward, median of %d      %8.3f s   (all: %@)", runs, seconds,
+                 times.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
     print(String(format: "forward + prepare          %8.3f s", seconds + prepareSeconds))
     print(String(format: "achieved                   %8.1f GFLOP/s (diffusers-equivalent work %.1f GFLOP per forward)",
                  flops / seconds / 1e9, flops / 1e9))

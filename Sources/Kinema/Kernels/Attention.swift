@@ -4,10 +4,19 @@ import Foundation
 /// in blocks with a running maximum and sum per query, so memory is O(query block × key
 /// block) and never O(queries × keys). The two products of every block run on OpenBLAS.
 public enum Attention {
-    /// Block sizes: a query block of 256 rows against key blocks of up to 2048 keys keeps the
-    /// logits block (2 MB) in cache and the sgemm calls large enough to run at full rate.
+    /// Block sizes: key blocks of up to 2048 keys; query blocks of at least 256 rows, grown
+    /// until the logits block reaches `scoreBudget` floats (8 MB). Every block costs two
+    /// multi-threaded sgemm calls and one parallel softmax pass, each a point where all threads
+    /// meet, so fewer, larger blocks run better on a busy machine; with up to ~1600 keys (a
+    /// 1.3B-model latent, or cross-attention to text) all queries of a head form one block.
     static let queryBlock = 256
     static let keyBlock = 2048
+    static let scoreBudget = 1 << 21
+
+    /// Query rows per block for `lq` queries against key blocks of `bk` keys.
+    static func queryBlockRows(queries lq: Int, keyBlock bk: Int) -> Int {
+        min(lq, max(queryBlock, scoreBudget / max(bk, 1)))
+    }
 
     /// Computes softmax(scale·Q·Kᵀ + bias)·V for every head.
     ///
@@ -36,8 +45,8 @@ public enum Attention {
             for i in 0..<lq { (out + i * outStride).update(repeating: 0, count: heads * d) }
             return true
         }
-        let bq = min(queryBlock, lq)
         let bk = min(keyBlock, lk)
+        let bq = queryBlockRows(queries: lq, keyBlock: bk)
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: bq * bk)
         let acc = UnsafeMutablePointer<Float>.allocate(capacity: bq * d)
         let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: bq)
