@@ -63,9 +63,14 @@ final class PackedLinearTests: XCTestCase {
             let initial = (0..<(m * outStride)).map { Float($0 % 7) }
             for accumulate in [false, true] {
                 var out = initial
+                // The accumulating run packs its input in a caller-provided workspace.
+                var workspace = [Float](repeating: .nan, count: m * k)
                 x.withPointer { xp in
                     out.withMutablePointer { op in
-                        packed.apply(xp, rows: m, rowStride: rowStride, out: op, outStride: outStride, accumulate: accumulate)
+                        workspace.withMutablePointer { wp in
+                            packed.apply(xp, rows: m, rowStride: rowStride, out: op, outStride: outStride,
+                                         accumulate: accumulate, workspace: accumulate ? wp : nil)
+                        }
                     }
                 }
                 var worst = 0.0

@@ -134,9 +134,12 @@ public struct PackedLinearWeight: Sendable {
     ///
     /// `x` rows are `inFeatures` long, `rowStride` apart; `out` rows are `outFeatures` long,
     /// `outStride` apart. The output features are split over the compute threads.
+    /// `workspace`, when given, must hold `rows × inFeatures` floats; it saves an allocation
+    /// per call for callers that run many products in a row.
     public func apply(
         _ x: UnsafePointer<Float>, rows m: Int, rowStride: Int,
-        out: UnsafeMutablePointer<Float>, outStride: Int, accumulate: Bool = false
+        out: UnsafeMutablePointer<Float>, outStride: Int, accumulate: Bool = false,
+        workspace: UnsafeMutablePointer<Float>? = nil
     ) {
         let n = outFeatures, k = inFeatures
         guard m > 0, n > 0 else { return }
@@ -145,8 +148,9 @@ public struct PackedLinearWeight: Sendable {
             return
         }
         // x packed per block of 6 rows, input index outermost: the kernel reads it as one stream.
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-        defer { packed.deallocate() }
+        let owned = workspace == nil ? UnsafeMutablePointer<Float>.allocate(capacity: m * k) : nil
+        defer { owned?.deallocate() }
+        guard let packed = workspace ?? owned else { return }
         let blocks = (m + Self.rowBlock - 1) / Self.rowBlock
         Compute.parallelChunks(blocks) { start, end in
             for b in start..<end {
