@@ -99,6 +99,12 @@ final class PackedLinearTests: XCTestCase {
         }
     }
 
+    /// A long input row makes the row blocks small (6 rows at 65536 inputs): 10 rows run as
+    /// two blocks against every panel, the short remainder merged into the last block.
+    func testRowBlocksOfLongInputs() throws {
+        try check([(.bf16, 3)], k: 65536, rows: [10])
+    }
+
     func testStackedAndMixedParts() throws {
         // Stacked parts whose boundaries fall inside a 16-feature panel.
         try check([(.bf16, 10), (.bf16, 13), (.bf16, 9)], k: 24, rows: [4, 12])

@@ -38,6 +38,8 @@ public struct PackedLinearWeight: Sendable {
     /// Rows of x handled per micro-kernel call (6 × 2 accumulators + 2 weight vectors + 1
     /// broadcast fit the 16 AVX registers).
     static let rowBlock = 6
+    /// Bytes of packed input rows processed against all panels before moving on.
+    static let inputBlockBytes = 2 << 20
 
     var panelCount: Int { (outFeatures + Self.panelWidth - 1) / Self.panelWidth }
     var wordsPerStep: Int { element == .f32 ? 16 : 8 }
@@ -197,27 +199,36 @@ public struct PackedLinearWeight: Sendable {
         _ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ accumulate: Bool
     ) {
         let n = outFeatures, k = inFeatures, stride = panelWords
-        Compute.parallelChunks(panelCount) { start, end in
-            for p in start..<end {
-                let panel = panels + p * stride
-                let columns = min(Self.panelWidth, n - p * Self.panelWidth)
-                var r0 = 0
-                while r0 < m {
-                    let mr = min(Self.rowBlock, m - r0)
-                    let xp = packed + r0 * k
-                    let c = out + r0 * outStride + p * Self.panelWidth
-                    // Constant row counts so that each call inlines a kernel without dead rows.
-                    switch mr {
-                    case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
-                    case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
-                    case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
-                    case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
-                    case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
-                    default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
+        // Rows are taken in blocks whose packed inputs (~2 MB) stay in cache while every panel
+        // streams past them; a prompt of a few dozen tokens is a single block, so the weights
+        // are read once. Longer inputs read the weights once per block.
+        let blockRows = max(Self.rowBlock, Self.inputBlockBytes / (4 * k) / Self.rowBlock * Self.rowBlock)
+        var m0 = 0
+        while m0 < m {
+            let m1 = m - m0 <= blockRows + blockRows / 2 ? m : m0 + blockRows
+            Compute.parallelChunks(panelCount) { start, end in
+                for p in start..<end {
+                    let panel = panels + p * stride
+                    let columns = min(Self.panelWidth, n - p * Self.panelWidth)
+                    var r0 = m0
+                    while r0 < m1 {
+                        let mr = min(Self.rowBlock, m1 - r0)
+                        let xp = packed + r0 * k
+                        let c = out + r0 * outStride + p * Self.panelWidth
+                        // Constant row counts so that each call inlines a kernel without dead rows.
+                        switch mr {
+                        case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
+                        case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
+                        case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
+                        case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
+                        case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
+                        default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
+                        }
+                        r0 += mr
                     }
-                    r0 += mr
                 }
             }
+            m0 = m1
         }
     }
 }
