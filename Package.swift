@@ -17,6 +17,7 @@ let package = Package(
     name: "Kinema",
     products: [
         .library(name: "Kinema", targets: ["Kinema"]),
+        .executable(name: "kinema", targets: ["kinema-cli"]),
         .executable(name: "kinema-bench", targets: ["kinema-bench"]),
     ],
     targets: [
@@ -45,6 +46,11 @@ let package = Package(
             dependencies: ["CBLAS", "CFFmpeg", "CKinemaSupport"],
             path: "Sources/Kinema",
             swiftSettings: kernelFlags
+        ),
+        .executableTarget(
+            name: "kinema-cli",
+            dependencies: ["Kinema"],
+            path: "Sources/kinema-cli"
         ),
         .executableTarget(
             name: "kinema-bench",

@@ -2,21 +2,29 @@ import Foundation
 import Kinema
 
 // Benchmarks, not tests: each prints its numbers beside a reference run on this machine.
-// Usage: kinema-bench <gemm|...> [options]
+// Usage: kinema-bench <command> [options]
+
+let benchmarks: [(name: String, run: ([String]) throws -> Void)] = [
+    ("gemm", runGEMMBench),
+    ("umt5", runUMT5Bench),
+    ("dit", runDiTBench),
+    ("attention", runAttentionBench),
+    ("weights", runWeightsBench),
+    ("video", runVideoBench),
+    ("tokenizer", runTokenizerBench),
+]
 
 let args = Array(CommandLine.arguments.dropFirst())
 let command = args.first ?? "help"
 let rest = Array(args.dropFirst())
 
+guard let bench = benchmarks.first(where: { $0.name == command }) else {
+    let names = benchmarks.map(\.name).joined(separator: "|")
+    FileHandle.standardError.write(Data("usage: kinema-bench \(names) [options]\n".utf8))
+    exit(command == "help" ? 0 : 2)
+}
 do {
-    switch command {
-    case "gemm": try runGEMMBench(rest)
-    case "attention": try runAttentionBench(rest)
-    case "weights": try runWeightsBench(rest)
-    default:
-        FileHandle.standardError.write(Data("usage: kinema-bench gemm|attention|weights\n".utf8))
-        exit(command == "help" ? 0 : 2)
-    }
+    try bench.run(rest)
 } catch {
     FileHandle.standardError.write(Data("kinema-bench: \(error)\n".utf8))
     exit(1)

@@ -270,7 +270,7 @@ final class TextEncoderTests: XCTestCase {
             prompts.append(ids + [1])
         }
         let serial = try prompts.map { try encoder.encode(ids: $0) }
-        let results = ResultBox(count: prompts.count)
+        let results = TextEncoderResults(count: prompts.count)
         DispatchQueue.concurrentPerform(iterations: prompts.count) { i in
             results.set(i, Result { try encoder.encode(ids: prompts[i]) })
         }
@@ -281,7 +281,7 @@ final class TextEncoderTests: XCTestCase {
 }
 
 /// Results written from several threads.
-private final class ResultBox: @unchecked Sendable {
+private final class TextEncoderResults: @unchecked Sendable {
     private let lock = NSLock()
     private var values: [Result<Tensor, Error>?]
     init(count: Int) { values = Array(repeating: nil, count: count) }

@@ -184,3 +184,194 @@ extension Tensor {
         return try y.reshaped([y.shape[0], y.shape[2], y.shape[3]])
     }
 }
+
+// MARK: - One frame at a time
+
+/// Geometry of a 2D convolution over one frame (or one window of a frame) of a channel-first
+/// feature map, for models that stream video frame by frame and keep their own temporal state.
+///
+/// The input is addressed through a *virtual* image of `inputHeight × inputWidth` pixels:
+/// pixel (y, x) of channel c is `source[c·sourcePlaneStride + (y/upsample)·sourceRowStride +
+/// x/upsample]`, so a window of a larger frame (pointer offset plus strides) and a nearest ×2
+/// upsampled frame are read in place, without copies. Rows and columns outside the virtual
+/// image read as zero. Output pixel (oy, ox) applies the kernel at virtual position
+/// (oy·strideH − padTop, ox·strideW − padLeft); a negative pad starts the output inside the
+/// input, which is how a tile computes only its own part of a larger output.
+public struct FrameConvolution: Sendable, Equatable {
+    public var inChannels: Int, outChannels: Int
+    public var kernelHeight: Int, kernelWidth: Int
+    public var strideHeight: Int = 1, strideWidth: Int = 1
+    public var padTop: Int, padLeft: Int
+    public var inputHeight: Int, inputWidth: Int
+    public var outputHeight: Int, outputWidth: Int
+    /// Nearest-neighbour upsampling applied while reading: 1 (none) or 2.
+    public var upsample: Int = 1
+    public var sourcePlaneStride: Int, sourceRowStride: Int
+
+    public init(inChannels: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
+                strideHeight: Int = 1, strideWidth: Int = 1, padTop: Int, padLeft: Int,
+                inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int,
+                upsample: Int = 1, sourcePlaneStride: Int, sourceRowStride: Int) {
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        self.padTop = padTop; self.padLeft = padLeft
+        self.inputHeight = inputHeight; self.inputWidth = inputWidth
+        self.outputHeight = outputHeight; self.outputWidth = outputWidth
+        self.upsample = upsample
+        self.sourcePlaneStride = sourcePlaneStride; self.sourceRowStride = sourceRowStride
+    }
+
+    /// A "same" convolution (odd kernel, stride 1) of a contiguous [C, H, W] frame.
+    public static func same(inChannels: Int, outChannels: Int, kernel: Int, height: Int, width: Int) -> FrameConvolution {
+        FrameConvolution(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernel, kernelWidth: kernel,
+                         padTop: kernel / 2, padLeft: kernel / 2, inputHeight: height, inputWidth: width,
+                         outputHeight: height, outputWidth: width,
+                         sourcePlaneStride: height * width, sourceRowStride: width)
+    }
+
+    /// Rows of the column matrix: inChannels · kernelHeight · kernelWidth.
+    public var columnLength: Int { inChannels * kernelHeight * kernelWidth }
+
+    /// A 1×1 kernel over whole contiguous rows: the source is the column matrix.
+    var readsSourceDirectly: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1 && upsample == 1
+            && padLeft == 0 && padTop <= 0 && inputWidth == outputWidth && sourceRowStride == outputWidth
+            && outputHeight - padTop <= inputHeight
+    }
+
+    /// Output rows per column band.
+    var rowsPerBand: Int {
+        max(1, min(outputHeight, Convolution.columnBudget / max(1, columnLength * outputWidth)))
+    }
+
+    func validate() throws {
+        guard inChannels > 0, outChannels > 0, kernelHeight > 0, kernelWidth > 0,
+              strideHeight > 0, strideWidth > 0, inputHeight >= 0, inputWidth >= 0,
+              outputHeight >= 0, outputWidth >= 0, upsample == 1 || upsample == 2,
+              sourceRowStride * upsample >= inputWidth, sourcePlaneStride >= 0 else {
+            throw KinemaError.invalidArgument("frame convolution: invalid geometry \(self)")
+        }
+    }
+}
+
+extension Convolution {
+    /// Accumulates `groups` convolutions of one input frame that share its column matrix:
+    /// `outputs[g][Cout, outH, outW] += weights[g] · im2col(input)`, where `weights` holds the
+    /// groups' matrices back to back, each [Cout, Cin·kh·kw] with the column index
+    /// (c·kh + dy)·kw + dx (PyTorch's layout for one temporal tap). The outputs are contiguous
+    /// and must be initialised by the caller (bias or earlier partial sums).
+    ///
+    /// Streaming causal 3D convolutions use several groups to add one input frame's
+    /// contribution to the outputs of the frames t, t+1, t+2 at once: the columns are built
+    /// once per input frame instead of once per temporal tap. Several groups are computed by
+    /// one matrix product into a small band buffer and then added, which reads the columns
+    /// only once.
+    public static func accumulateFrame(
+        input: UnsafePointer<Float>, geometry g: FrameConvolution,
+        weights: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]
+    ) throws {
+        try g.validate()
+        let groups = outputs.count
+        let cout = g.outChannels, ho = g.outputHeight, wo = g.outputWidth
+        let plane = ho * wo, kLen = g.columnLength
+        guard groups > 0, plane > 0 else { return }
+
+        if g.readsSourceDirectly {
+            let b = input + (-g.padTop) * wo
+            for (i, out) in outputs.enumerated() {
+                GEMM.sgemm(m: cout, n: plane, k: kLen, a: weights + i * cout * kLen, lda: kLen,
+                           b: b, ldb: g.sourcePlaneStride, beta: 1, c: out, ldc: plane)
+            }
+            return
+        }
+
+        let rowsPerBand = g.rowsPerBand
+        let bandCapacity = rowsPerBand * wo
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: kLen * bandCapacity)
+        defer { columns.deallocate() }
+        let products: UnsafeMutablePointer<Float>? = groups > 1
+            ? UnsafeMutablePointer<Float>.allocate(capacity: groups * cout * bandCapacity) : nil
+        defer { products?.deallocate() }
+
+        var oy0 = 0
+        while oy0 < ho {
+            let nRows = min(rowsPerBand, ho - oy0)
+            let n = nRows * wo
+            fillColumns(input: input, geometry: g, firstRow: oy0, rows: nRows, into: columns)
+            if let products {
+                GEMM.sgemm(m: groups * cout, n: n, k: kLen, a: weights, lda: kLen, b: columns, ldb: n,
+                           beta: 0, c: products, ldc: n)
+                Compute.parallelChunks(groups * cout, minChunk: max(1, 16384 / n)) { s, e in
+                    for row in s..<e {
+                        let dst = outputs[row / cout] + (row % cout) * plane + oy0 * wo
+                        let src = products + row * n
+                        var i = 0
+                        while i + vecWidth <= n {
+                            storeVec(loadVec(dst + i) + loadVec(src + i), dst + i)
+                            i += vecWidth
+                        }
+                        while i < n { dst[i] += src[i]; i += 1 }
+                    }
+                }
+            } else {
+                GEMM.sgemm(m: cout, n: n, k: kLen, a: weights, lda: kLen, b: columns, ldb: n,
+                           beta: 1, c: outputs[0] + oy0 * wo, ldc: plane)
+            }
+            oy0 += nRows
+        }
+    }
+
+    /// Scratch bytes `accumulateFrame` allocates for `groups` outputs.
+    static func scratchBytes(_ g: FrameConvolution, groups: Int) -> Int {
+        guard !g.readsSourceDirectly else { return 0 }
+        let band = g.rowsPerBand * g.outputWidth
+        return (g.columnLength + (groups > 1 ? groups * g.outChannels : 0)) * band * MemoryLayout<Float>.stride
+    }
+
+    /// Column matrix for output rows [firstRow, firstRow + rows): row (c·kh + dy)·kw + dx,
+    /// column r·outW + ox holds virtual input pixel (oy·sh + dy − padTop, ox·sw + dx − padLeft).
+    static func fillColumns(input: UnsafePointer<Float>, geometry g: FrameConvolution,
+                            firstRow: Int, rows nRows: Int, into columns: UnsafeMutablePointer<Float>) {
+        let wo = g.outputWidth, n = nRows * wo
+        let kh = g.kernelHeight, kw = g.kernelWidth
+        let up = g.upsample
+        Compute.parallelChunks(g.inChannels * kh, minChunk: 1) { s, e in
+            for cdy in s..<e {
+                let c = cdy / kh, dy = cdy % kh
+                let plane = input + c * g.sourcePlaneStride
+                for dx in 0..<kw {
+                    let dst = columns + (cdy * kw + dx) * n
+                    // Output columns whose input column is inside the virtual image.
+                    let shift = dx - g.padLeft
+                    let lo: Int, hi: Int
+                    if g.strideWidth == 1 {
+                        lo = min(wo, max(0, -shift)); hi = max(lo, min(wo, g.inputWidth - shift))
+                    } else {
+                        lo = min(wo, max(0, (-shift + g.strideWidth - 1) / g.strideWidth))
+                        hi = max(lo, min(wo, (g.inputWidth - shift + g.strideWidth - 1) / g.strideWidth))
+                    }
+                    for r in 0..<nRows {
+                        let d = dst + r * wo
+                        let iy = (firstRow + r) * g.strideHeight + dy - g.padTop
+                        guard iy >= 0 && iy < g.inputHeight else {
+                            d.update(repeating: 0, count: wo)
+                            continue
+                        }
+                        let srow = plane + (iy / up) * g.sourceRowStride
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
+                        guard hi > lo else { continue }
+                        if g.strideWidth == 1 && up == 1 {
+                            (d + lo).update(from: srow + lo + shift, count: hi - lo)
+                        } else if g.strideWidth == 1 {
+                            for ox in lo..<hi { d[ox] = srow[(ox + shift) >> 1] }
+                        } else {
+                            for ox in lo..<hi { d[ox] = srow[(ox * g.strideWidth + shift) / up] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

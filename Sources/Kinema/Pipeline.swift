@@ -1,0 +1,297 @@
+// Text-to-video pipeline: tokenizer → UMT5 → Wan DiT + flow sampler → Wan VAE → video file.
+// Follows diffusers' pipelines/wan/pipeline_wan.py (WanPipeline.__call__).
+
+import Foundation
+
+/// Options fixed when a model is loaded.
+public struct PipelineOptions: Sendable {
+    /// Worker threads for kernels and OpenBLAS (process-wide); nil keeps the current setting.
+    public var threads: Int?
+    /// Keep 16-bit checkpoints in 16-bit memory and widen per use (true), or widen at load.
+    public var keepStoredPrecision: Bool = true
+    /// Memory the VAE decoder may use per frame before it switches to spatial tiles.
+    public var vaeMemoryBudgetBytes: Int = WanVAEDecoder.defaultMemoryBudgetBytes
+    /// Receives human-readable log lines (loading, notes); called on the calling thread.
+    public var log: (@Sendable (String) -> Void)?
+
+    public init() {}
+}
+
+/// A loaded Wan2.1 text-to-video model. Immutable after loading: one instance may serve
+/// several generations on several threads at once.
+public final class Pipeline: GenerationEngine, @unchecked Sendable {
+    public let directory: ModelDirectory
+    public let defaults: GenerationDefaults
+    let tokenizer: Tokenizer
+    let textEncoder: UMT5Encoder
+    let transformer: WanTransformer
+    let vae: WanVAEDecoder
+    let vaeConfig: WanVAEConfig
+    let samplerTemplate: SamplerSettings
+    let options: PipelineOptions
+    /// Rows of text context the DiT sees (Wan: 512; zero-padded after the prompt's tokens).
+    public let textLength: Int
+
+    /// Wan's default negative prompt (`shared_config.sample_neg_prompt`).
+    public static let wanNegativePrompt =
+        "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+
+    /// Loads a diffusers-layout directory (`model_index.json`, `transformer/`, `vae/`,
+    /// `text_encoder/`, `tokenizer/`, `scheduler/`). Every component is checked strictly.
+    public init(modelDirectory url: URL, options: PipelineOptions = PipelineOptions()) throws {
+        try Compute.requireSupportedCPU()
+        if let threads = options.threads {
+            guard threads > 0 else { throw KinemaError.invalidArgument("threads must be positive, got \(threads)") }
+            Compute.setThreadCount(threads)
+        }
+        let dir = try ModelDirectory(url: url)
+        self.directory = dir
+        self.options = options
+        options.log?("loading tokenizer from \(dir.tokenizerURL.path)")
+        tokenizer = try Tokenizer(url: dir.tokenizerURL)
+        options.log?("loading text encoder")
+        textEncoder = try UMT5Encoder(weights: UMT5Weights(config: dir.textEncoderConfig,
+                                                            source: dir.weights(for: .textEncoder)))
+        options.log?("loading transformer")
+        transformer = try WanTransformer(config: dir.transformerConfig, weights: dir.weights(for: .transformer),
+                                         keepStoredPrecision: options.keepStoredPrecision)
+        options.log?("loading VAE")
+        vaeConfig = dir.vaeConfig
+        vae = try WanVAEDecoder(config: dir.vaeConfig, weights: dir.weights(for: .vae))
+        samplerTemplate = try SamplerSettings(config: dir.schedulerConfig)
+        textLength = 512
+
+        let recommended = try RecommendedSettings.load(from: url)
+        defaults = GenerationDefaults(
+            width: recommended?.width ?? 832, height: recommended?.height ?? 480,
+            frames: recommended?.frames ?? 81, fps: recommended?.fps ?? 16,
+            steps: recommended?.steps ?? 50, guidance: recommended?.guidance ?? 5,
+            flowShift: recommended?.flowShift ?? Float(samplerTemplate.shift),
+            sampler: recommended?.sampler ?? samplerTemplate.kind,
+            negativePrompt: recommended?.negativePrompt ?? Pipeline.wanNegativePrompt)
+    }
+
+    // MARK: - Generation
+
+    public func generate(_ request: GenerationRequest, cancel: CancellationToken? = nil,
+                         progress: ((GenerationProgress) -> Void)? = nil) throws -> GenerationResult {
+        let clock = ProgressClock(report: progress)
+        let plan = try resolve(request)
+        var notes = plan.notes
+        let output = try OutputTarget.prepare(request: request, plan: plan)
+        var timings = GenerationTimings()
+
+        // 1. Text.
+        var phaseStart = clock.now
+        clock.report(.encodingText, step: 0, of: plan.guidance > 1 ? 2 : 1)
+        let cond = try encodePrompt(request.prompt, cancel: cancel)
+        clock.report(.encodingText, step: 1, of: plan.guidance > 1 ? 2 : 1)
+        var uncond: WanTransformer.PreparedContext?
+        if plan.guidance > 1 {
+            uncond = try encodePrompt(plan.negativePrompt, cancel: cancel)
+            clock.report(.encodingText, step: 2, of: 2)
+        }
+        timings.textEncoding = clock.now - phaseStart
+
+        // 2. Denoising.
+        phaseStart = clock.now
+        let initial = try plan.initialLatent(zDim: vaeConfig.zDim)
+        var settings = samplerTemplate
+        settings.kind = plan.sampler
+        settings.shift = Double(plan.flowShift)
+        clock.report(.denoising, step: 0, of: plan.steps)
+        let latent = try Sampler.sample(
+            initial: initial, transformer: transformer, conditional: cond, unconditional: uncond,
+            settings: settings, steps: plan.steps, guidance: plan.guidance, cancel: cancel,
+            progress: { clock.report(.denoising, step: $0.step, of: $0.totalSteps) })
+        timings.denoising = clock.now - phaseStart
+
+        // 3. Decoding, streamed into the writer.
+        phaseStart = clock.now
+        let sink = try output.makeSink(width: plan.width, height: plan.height, fps: plan.fps,
+                                       crf: request.crf, keepFrames: request.returnFrames)
+        var decodedFrames = 0
+        do {
+            clock.report(.decoding, step: 0, of: plan.frames)
+            try vae.decode(latent: latent, memoryBudgetBytes: options.vaeMemoryBudgetBytes, cancel: cancel) { chunk in
+                try sink.append(chunk)
+                decodedFrames += chunk.shape[1]
+                clock.report(.decoding, step: decodedFrames, of: plan.frames)
+            }
+            timings.decoding = clock.now - phaseStart
+            phaseStart = clock.now
+            try cancel?.check()
+            clock.report(.writingVideo, step: 0, of: 1)
+            let written = try sink.finish()
+            notes.append(contentsOf: written.notes)
+            timings.writing = clock.now - phaseStart
+            clock.report(.writingVideo, step: 1, of: 1)
+            timings.total = clock.now
+            clock.report(.finished, step: 1, of: 1)
+            return GenerationResult(
+                outputPath: output.path, outputFormat: output.format,
+                width: plan.width, height: plan.height, frames: decodedFrames, fps: plan.fps,
+                steps: plan.steps, guidance: plan.guidance, flowShift: plan.flowShift, sampler: plan.sampler,
+                seed: plan.seed, timings: timings, notes: notes, video: written.frames)
+        } catch {
+            sink.cancel()
+            throw error
+        }
+    }
+
+    /// Cleans, tokenises and encodes one prompt into a prepared DiT context.
+    func encodePrompt(_ text: String, cancel: CancellationToken?) throws -> WanTransformer.PreparedContext {
+        let ids = try tokenizer.encode(PromptCleaner.clean(text), addSpecialTokens: true, maxLength: textLength)
+        let context = try textEncoder.encodeForDiT(ids: ids, textLength: textLength, cancel: cancel)
+        return try transformer.prepareContext(context)
+    }
+
+    // MARK: - Request resolution
+
+    /// A request with every default filled in and every value validated.
+    struct Plan {
+        var width: Int, height: Int, frames: Int, fps: Double
+        var steps: Int, guidance: Float, flowShift: Float, sampler: SamplerKind
+        var seed: UInt64
+        var negativePrompt: String
+        var initialLatents: Tensor?
+        var notes: [String]
+        /// VAE compression: pixel frames per latent frame and pixels per latent pixel.
+        var temporal: Int, spatial: Int
+        var latentFrames: Int { (frames - 1) / temporal + 1 }
+
+        func initialLatent(zDim: Int) throws -> Tensor {
+            let shape = [zDim, latentFrames, height / spatial, width / spatial]
+            if var given = initialLatents {
+                if given.rank == 5 && given.shape[0] == 1 { try given.reshape(Array(given.shape.dropFirst())) }
+                guard given.shape == shape else {
+                    throw KinemaError.shape("initial latents have shape \(given.shape), expected \(shape) "
+                                            + "(or [1, \(shape.map(String.init).joined(separator: ", "))])")
+                }
+                guard given.data.allSatisfy(\.isFinite) else {
+                    throw KinemaError.invalidArgument("initial latents contain NaN or infinite values")
+                }
+                return given
+            }
+            return GaussianNoise.tensor(shape: shape, seed: seed)
+        }
+    }
+
+    func resolve(_ r: GenerationRequest) throws -> Plan {
+        var notes: [String] = []
+        let width = r.width ?? defaults.width, height = r.height ?? defaults.height
+        let temporal = vaeConfig.temporalCompression, spatial = vaeConfig.spatialCompression
+        // Wan2.1: 8 pixels per latent pixel × 2 latent pixels per patch = multiples of 16.
+        let multiple = max(16, spatial * transformer.dimensions.patchSize[1])
+        for (name, v) in [("width", width), ("height", height)] {
+            guard v > 0, v % multiple == 0 else {
+                throw KinemaError.invalidArgument("\(name) must be a positive multiple of \(multiple), got \(v)")
+            }
+            guard v <= 4096 else { throw KinemaError.invalidArgument("\(name) \(v) exceeds the maximum of 4096") }
+        }
+        let fps = r.fps ?? defaults.fps
+        guard fps.isFinite, fps > 0, fps <= 240 else {
+            throw KinemaError.invalidArgument("fps must be in (0, 240], got \(fps)")
+        }
+        var frames: Int
+        if let duration = r.durationSeconds {
+            guard r.frames == nil else {
+                throw KinemaError.invalidArgument("give either a frame count or a duration, not both")
+            }
+            guard duration.isFinite, duration > 0, duration <= 600 else {
+                throw KinemaError.invalidArgument("duration must be in (0, 600] seconds, got \(duration)")
+            }
+            frames = Pipeline.validFrameCount(near: duration * fps, temporal: temporal)
+            notes.append(String(format: "%.3g s at %.4g fps → %d frames (%.3g s; frame counts are %dk+1)",
+                                duration, fps, frames, Double(frames) / fps, temporal))
+        } else {
+            frames = r.frames ?? defaults.frames
+            guard frames >= 1, (frames - 1) % temporal == 0 else {
+                throw KinemaError.invalidArgument(
+                    "frame count must be \(temporal)k+1 (1, \(1 + temporal), \(1 + 2 * temporal), …), got \(frames)")
+            }
+        }
+        guard frames <= 1001 else { throw KinemaError.invalidArgument("frame count \(frames) exceeds 1001") }
+        let steps = r.steps ?? defaults.steps
+        guard steps >= 1, steps <= 1000 else {
+            throw KinemaError.invalidArgument("steps must be in 1…1000, got \(steps)")
+        }
+        let guidance = r.guidance ?? defaults.guidance
+        guard guidance.isFinite, guidance >= 0, guidance <= 100 else {
+            throw KinemaError.invalidArgument("guidance must be in [0, 100], got \(guidance)")
+        }
+        let shift = r.flowShift ?? defaults.flowShift
+        guard shift.isFinite, shift > 0, shift <= 1000 else {
+            throw KinemaError.invalidArgument("flow shift must be in (0, 1000], got \(shift)")
+        }
+        let seed = r.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        return Plan(width: width, height: height, frames: frames, fps: fps, steps: steps, guidance: guidance,
+                    flowShift: shift, sampler: r.sampler ?? defaults.sampler, seed: seed,
+                    negativePrompt: r.negativePrompt ?? defaults.negativePrompt,
+                    initialLatents: r.initialLatents, notes: notes, temporal: temporal, spatial: spatial)
+    }
+
+    /// The frame count of the form temporal·k+1 (4k+1 for Wan2.1) nearest to `frames`, at least 1.
+    public static func validFrameCount(near frames: Double, temporal: Int = 4) -> Int {
+        let t = Double(max(temporal, 1))
+        let k = max(0, ((frames - 1) / t).rounded())
+        return Int(min(k, 1000 / t)) * Int(t) + 1
+    }
+}
+
+// MARK: - Progress
+
+/// Turns phase/step reports into `GenerationProgress` with an overall fraction and an ETA.
+final class ProgressClock {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let callback: ((GenerationProgress) -> Void)?
+    /// Share of the total time each phase is expected to take (denoising dominates).
+    static let weights: [GenerationPhase: (start: Double, span: Double)] = [
+        .queued: (0, 0), .encodingText: (0, 0.03), .denoising: (0.03, 0.85),
+        .decoding: (0.88, 0.10), .writingVideo: (0.98, 0.02), .finished: (1, 0),
+    ]
+
+    init(report: ((GenerationProgress) -> Void)?) { callback = report }
+
+    var now: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    func report(_ phase: GenerationPhase, step: Int, of total: Int) {
+        guard let callback else { return }
+        let w = ProgressClock.weights[phase] ?? (0, 0)
+        let within = total > 0 ? Double(min(step, total)) / Double(total) : 1
+        let fraction = min(1, w.start + w.span * within)
+        let elapsed = now
+        let eta: Double? = fraction > 0.05 && phase != .finished ? elapsed * (1 - fraction) / fraction
+            : (phase == .finished ? 0 : nil)
+        callback(GenerationProgress(phase: phase, step: step, totalSteps: total, fraction: fraction,
+                                    elapsedSeconds: elapsed, etaSeconds: eta))
+    }
+}
+
+// MARK: - Noise
+
+/// Deterministic standard-normal noise: SplitMix64 uniforms through Box–Muller. The same seed
+/// gives the same tensor on every machine and thread count.
+public enum GaussianNoise {
+    public static func tensor(shape: [Int], seed: UInt64) -> Tensor {
+        var out = Tensor(zeros: shape)
+        var state = seed
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        func uniform() -> Double { (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992 }  // (0, 1)
+        var i = 0
+        let n = out.count
+        while i < n {
+            let r = (-2 * Foundation.log(uniform())).squareRoot(), theta = 2 * Double.pi * uniform()
+            out.data[i] = Float(r * Foundation.cos(theta))
+            if i + 1 < n { out.data[i + 1] = Float(r * Foundation.sin(theta)) }
+            i += 2
+        }
+        return out
+    }
+}

@@ -1,0 +1,227 @@
+// The `kinema` command: generate videos and inspect model directories.
+
+import Foundation
+import Kinema
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+usage:
+  kinema generate [--model DIR] --prompt TEXT [--negative-prompt TEXT]
+                  [--width W --height H] [--frames N | --duration SECONDS] [--fps F]
+                  [--steps S] [--guidance G] [--shift X] [--sampler unipc|euler]
+                  [--seed K] [--latents FILE.safetensors] [--threads N] [--crf Q]
+                  --output FILE.mp4|FILE.safetensors|DIR/
+  kinema info [DIR] [--width W --height H] [--frames N]
+  kinema --version
+
+Without --model, the default model is used ($KINEMA_MODEL, or Kinema-Tiny next to the program).
+"""
+
+struct UsageError: Error, CustomStringConvertible { let description: String }
+
+/// Parses `--name value` pairs; every option takes exactly one value.
+struct Options {
+    var values: [String: String] = [:]
+    var positional: [String] = []
+
+    init(_ args: [String], allowed: Set<String>) throws {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a.hasPrefix("--") {
+                let name = String(a.dropFirst(2))
+                guard allowed.contains(name) else { throw UsageError(description: "unknown option \(a)") }
+                guard i + 1 < args.count else { throw UsageError(description: "option \(a) needs a value") }
+                guard values[name] == nil else { throw UsageError(description: "option \(a) given twice") }
+                values[name] = args[i + 1]
+                i += 2
+            } else {
+                positional.append(a)
+                i += 1
+            }
+        }
+    }
+
+    func string(_ name: String) -> String? { values[name] }
+
+    func int(_ name: String) throws -> Int? {
+        guard let s = values[name] else { return nil }
+        guard let v = Int(s) else { throw UsageError(description: "--\(name) expects an integer, got '\(s)'") }
+        return v
+    }
+
+    func double(_ name: String) throws -> Double? {
+        guard let s = values[name] else { return nil }
+        guard let v = Double(s), v.isFinite else { throw UsageError(description: "--\(name) expects a number, got '\(s)'") }
+        return v
+    }
+}
+
+func modelURL(_ path: String?) throws -> URL {
+    if let path { return URL(fileURLWithPath: path) }
+    return try DefaultModel.locate()
+}
+
+// MARK: - generate
+
+func generate(_ args: [String]) throws {
+    let o = try Options(args, allowed: ["model", "prompt", "negative-prompt", "width", "height", "frames", "duration",
+                                        "fps", "steps", "guidance", "shift", "sampler", "seed", "latents", "threads",
+                                        "crf", "output"])
+    guard o.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(o.positional[0])'") }
+    guard let prompt = o.string("prompt") else { throw UsageError(description: "generate needs --prompt") }
+    guard let output = o.string("output") else { throw UsageError(description: "generate needs --output") }
+    if o.values["frames"] != nil && o.values["duration"] != nil {
+        throw UsageError(description: "give either --frames or --duration, not both")
+    }
+    var request = GenerationRequest(prompt: prompt)
+    request.negativePrompt = o.string("negative-prompt")
+    request.width = try o.int("width")
+    request.height = try o.int("height")
+    request.frames = try o.int("frames")
+    request.durationSeconds = try o.double("duration")
+    request.fps = try o.double("fps")
+    request.steps = try o.int("steps")
+    request.guidance = try o.double("guidance").map(Float.init)
+    request.flowShift = try o.double("shift").map(Float.init)
+    request.crf = try o.int("crf")
+    if let s = o.string("sampler") {
+        guard let kind = SamplerKind(rawValue: s) else {
+            throw UsageError(description: "--sampler must be unipc or euler, got '\(s)'")
+        }
+        request.sampler = kind
+    }
+    if let s = o.string("seed") {
+        guard let seed = UInt64(s) else { throw UsageError(description: "--seed expects a non-negative integer, got '\(s)'") }
+        request.seed = seed
+    }
+    if let path = o.string("latents") {
+        request.initialLatents = try SafeTensorsFile(url: URL(fileURLWithPath: path)).tensor("latents")
+    }
+    request.outputPath = output
+    var options = PipelineOptions()
+    options.threads = try o.int("threads")
+    if let t = options.threads, t <= 0 { throw UsageError(description: "--threads must be positive, got \(t)") }
+
+    FFmpegLogging.showErrorsOnly()
+    let bar = ProgressPrinter()
+    let url = try modelURL(o.string("model"))
+    bar.line("loading \(url.path)")
+    let pipeline = try Pipeline(modelDirectory: url, options: options)
+    let cancel = CancellationToken()
+    SignalCancellation.install(cancel)
+    let result = try pipeline.generate(request, cancel: cancel, progress: bar.update)
+    bar.finish()
+    for note in result.notes { bar.line("note: \(note)") }
+    let t = result.timings
+    print(String(format: "wrote %@: %d frames, %dx%d, %.4g fps (%.2f s), %d steps, guidance %.3g, shift %.3g, %@, seed %llu",
+                 result.outputPath ?? "-", result.frames, result.width, result.height, result.fps,
+                 result.durationSeconds, result.steps, Double(result.guidance), Double(result.flowShift),
+                 result.sampler.rawValue, result.seed))
+    print(String(format: "time: text %.2f s, denoising %.2f s, decoding %.2f s, writing %.2f s, total %.2f s",
+                 t.textEncoding, t.denoising, t.decoding, t.writing, t.total))
+}
+
+/// Ctrl-C cancels the running generation (which then removes its partial output); a
+/// second Ctrl-C exits at once.
+enum SignalCancellation {
+    nonisolated(unsafe) static var token: CancellationToken?
+    nonisolated(unsafe) static var source: DispatchSourceSignal?
+
+    static func install(_ t: CancellationToken) {
+        token = t
+        signal(SIGINT, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue.global())
+        s.setEventHandler {
+            if token?.isCancelled == true { exit(130) }
+            FileHandle.standardError.write(Data("\ncancelling…\n".utf8))
+            token?.cancel()
+        }
+        s.resume()
+        source = s
+    }
+}
+
+/// A one-line progress bar on a terminal; plain lines otherwise.
+final class ProgressPrinter {
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    var lastPhase: GenerationPhase?
+    var lastStep = -1
+    var lastTime: Double = 0
+    var open = false
+
+    func line(_ s: String) {
+        if open { FileHandle.standardError.write(Data("\n".utf8)); open = false }
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+
+    func update(_ p: GenerationProgress) {
+        if p.phase == lastPhase && p.step == lastStep { return }
+        let rate = p.phase == lastPhase && p.elapsedSeconds > lastTime && p.step > lastStep
+            ? Double(p.step - max(lastStep, 0)) / (p.elapsedSeconds - lastTime) : nil
+        if p.phase != lastPhase { lastStep = 0 } else { lastStep = p.step }
+        lastPhase = p.phase
+        lastTime = p.elapsedSeconds
+        let eta = p.etaSeconds.map { String(format: "ETA %.0fs", $0) } ?? "ETA --"
+        let rateText = rate.map { String(format: "%.2f/s", $0) } ?? ""
+        let step = "\(p.step)/\(p.totalSteps)"
+        if isTerminal {
+            let width = 24
+            let filled = Int((p.fraction * Double(width)).rounded())
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let text = String(format: "\r%-13@ %@ %3.0f%% %@ %@ %@ elapsed %.0fs\u{1B}[K",
+                              p.phase.name as NSString, bar as NSString, p.fraction * 100, step as NSString,
+                              rateText as NSString, eta as NSString, p.elapsedSeconds)
+            FileHandle.standardError.write(Data(text.utf8))
+            open = true
+        } else {
+            line(String(format: "%@ %@ %.0f%% %@ elapsed %.1fs %@", p.phase.name as NSString, step as NSString,
+                        p.fraction * 100, rateText as NSString, p.elapsedSeconds, eta as NSString))
+        }
+    }
+
+    func finish() {
+        if open { FileHandle.standardError.write(Data("\n".utf8)); open = false }
+    }
+}
+
+// MARK: - info
+
+func info(_ args: [String]) throws {
+    let o = try Options(args, allowed: ["width", "height", "frames", "model"])
+    guard o.positional.count <= 1 else { throw UsageError(description: "info takes one model directory") }
+    let url = try modelURL(o.positional.first ?? o.string("model"))
+    let report = try ModelInfo(directory: url)
+    let settings = try report.estimate(width: o.int("width"), height: o.int("height"), frames: o.int("frames"))
+    print(report.describe())
+    print(settings)
+}
+
+// MARK: - main
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+do {
+    switch arguments.first {
+    case "generate": try generate(Array(arguments.dropFirst()))
+    case "info": try info(Array(arguments.dropFirst()))
+    case "--version", "version": print("kinema \(KinemaVersion.string)")
+    case "help", "--help", "-h": print(usage)
+    case nil:
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(2)
+    case let other?:
+        throw UsageError(description: "unknown command '\(other)' (try 'kinema help')")
+    }
+} catch let e as UsageError {
+    FileHandle.standardError.write(Data("kinema: \(e.description)\n".utf8))
+    exit(2)
+} catch let e as KinemaError {
+    FileHandle.standardError.write(Data("kinema: error: \(e.message)\n".utf8))
+    exit(1)
+} catch {
+    FileHandle.standardError.write(Data("kinema: error: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,100 @@
+import Foundation
+import XCTest
+@testable import Kinema
+
+/// The `kinema` command, run as a separate process from the build folder.
+final class CLITests: XCTestCase {
+    /// The `kinema` executable from the same build as this test bundle.
+    var binary: URL {
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let candidates = [bundle.appendingPathComponent("kinema"),
+                          bundle.deletingLastPathComponent().appendingPathComponent("kinema"),
+                          bundle.appendingPathComponent("debug/kinema")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: DefaultModel.environmentVariable)
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "kinema not built at \(binary.path)")
+    }
+
+    func testGenerateWritesVideoAndReportsSettings() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let out = dir.appendingPathComponent("cli.safetensors")
+        let r = try run(["generate", "--model", fixtureURL("tiny-pipeline").path, "--prompt", "A cat walks.",
+                         "--width", "32", "--height", "32", "--frames", "3", "--steps", "2", "--seed", "9",
+                         "--sampler", "euler", "--output", out.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("3 frames") && r.out.contains("seed 9") && r.out.contains("euler"), r.out)
+        XCTAssertTrue(r.err.contains("denoising"), r.err)
+        let video = try SafeTensorsFile(url: out).tensor("video")
+        XCTAssertEqual(video.shape, [3, 32, 32, 3])
+    }
+
+    func testLatentsFileReplacesNoise() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let fixture = try SafeTensorsFile(url: fixtureURL("pipeline/unipc-cfg1-f3.safetensors"))
+        let latents = dir.appendingPathComponent("latents.safetensors")
+        try SafeTensorsWriter.write([(name: "latents", tensor: try fixture.tensor("latents"))], to: latents)
+        let out = dir.appendingPathComponent("v.safetensors")
+        let r = try run(["generate", "--model", fixtureURL("tiny-pipeline").path,
+                         "--prompt", "A small dog runs through a field of yellow flowers.",
+                         "--negative-prompt", "static, blurred details, worst quality",
+                         "--width", "48", "--height", "32", "--frames", "3", "--steps", "4", "--guidance", "1",
+                         "--latents", latents.path, "--output", out.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        assertClose(try SafeTensorsFile(url: out).tensor("video"), try fixture.tensor("video"), tolerance: 1e-3, "cli")
+    }
+
+    func testBadArgumentsGiveOneLineErrors() throws {
+        let model = fixtureURL("tiny-pipeline").path
+        let dir = try makeTemporaryDirectory(self)
+        let out = dir.appendingPathComponent("o.mp4").path
+        let cases: [([String], String)] = [
+            (["generate", "--model", model, "--output", out], "--prompt"),
+            (["generate", "--model", model, "--prompt", "x", "--output", out, "--steps", "many"], "integer"),
+            (["generate", "--model", model, "--prompt", "x", "--output", out, "--width", "33"], "multiple of 16"),
+            (["generate", "--model", model, "--prompt", "x", "--output", out, "--steps", "0"], "steps"),
+            (["generate", "--model", model, "--prompt", "x", "--output", out, "--sampler", "ddim"], "unipc or euler"),
+            (["generate", "--model", model, "--prompt", "x", "--output", out, "--frames", "5", "--duration", "2"], "either"),
+            (["generate", "--model", model, "--prompt", "x", "--bogus", "1", "--output", out], "unknown option"),
+            (["generate", "--model", dir.appendingPathComponent("none").path, "--prompt", "x", "--output", out], "none"),
+            (["generate", "--prompt", "x", "--output", out], "KINEMA_MODEL"),
+            (["frobnicate"], "unknown command"),
+        ]
+        for (args, needle) in cases {
+            let r = try run(args, environment: ["KINEMA_MODEL": ""])
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            // Exactly one error line (a "loading" line may precede it).
+            let errors = r.err.split(separator: "\n").filter { $0.hasPrefix("kinema:") }
+            XCTAssertEqual(errors.count, 1, "\(args): \(r.err)")
+            XCTAssertTrue(errors.first?.contains(needle) == true, "\(args): \(r.err)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    func testInfoDescribesModel() throws {
+        let r = try run(["info", fixtureURL("tiny-pipeline").path, "--width", "64", "--height", "48", "--frames", "9"])
+        XCTAssertEqual(r.status, 0, r.err)
+        for needle in ["transformer", "vae", "text_encoder", "WanTransformer3DModel", "BF16", "parameters", "estimate for 64x48, 9 frames"] {
+            XCTAssertTrue(r.out.contains(needle), "missing \(needle) in \(r.out)")
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import XCTest
+@testable import Kinema
+
+/// End to end on the tiny random diffusers pipeline (Fixtures/tiny-pipeline), against
+/// `WanPipeline.__call__(output_type="np")` (tools/reference/make_pipeline_fixtures.py).
+final class PipelineTests: XCTestCase {
+    static let modelURL = fixtureURL("tiny-pipeline")
+    nonisolated(unsafe) static var shared: Pipeline?
+
+    func pipeline() throws -> Pipeline {
+        if let p = PipelineTests.shared { return p }
+        let p = try Pipeline(modelDirectory: PipelineTests.modelURL)
+        PipelineTests.shared = p
+        return p
+    }
+
+    struct Case: Decodable {
+        let name: String, sampler: String, guidance: Float, frames: Int
+        let prompt: String, negative_prompt: String, height: Int, width: Int, steps: Int
+    }
+
+    func cases() throws -> [Case] {
+        let data = try Data(contentsOf: fixtureURL("pipeline/cases.json"))
+        return try JSONDecoder().decode([Case].self, from: data)
+    }
+
+    func request(_ c: Case, latents: Tensor) -> GenerationRequest {
+        var r = GenerationRequest(prompt: c.prompt)
+        r.negativePrompt = c.negative_prompt
+        r.width = c.width; r.height = c.height; r.frames = c.frames
+        r.steps = c.steps; r.guidance = c.guidance
+        r.sampler = SamplerKind(rawValue: c.sampler)
+        r.initialLatents = latents
+        return r
+    }
+
+    /// Both samplers, guidance 1 and 5, two frame counts: the `.safetensors` output equals
+    /// diffusers' frames within 1e-3 (max abs, values in [0, 1]).
+    func testMatchesDiffusersWanPipeline() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        let all = try cases()
+        XCTAssertEqual(all.count, 4)
+        for c in all {
+            let fixture = try SafeTensorsFile(url: fixtureURL("pipeline/\(c.name).safetensors"))
+            var r = request(c, latents: try fixture.tensor("latents"))
+            let out = dir.appendingPathComponent("\(c.name).safetensors")
+            r.outputPath = out.path
+            let result = try p.generate(r)
+            XCTAssertEqual(result.frames, c.frames, c.name)
+            let video = try SafeTensorsFile(url: out).tensor("video")
+            let expected = try fixture.tensor("video")
+            assertClose(video, expected, tolerance: 1e-3, c.name)
+        }
+    }
+
+    func testSameSeedGivesIdenticalBytes() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        var r = GenerationRequest(prompt: "A cat walks on the grass.")
+        r.width = 32; r.height = 32; r.frames = 3; r.steps = 3; r.seed = 42
+        r.outputPath = dir.appendingPathComponent("a.safetensors").path
+        let a = try p.generate(r)
+        r.outputPath = dir.appendingPathComponent("b.safetensors").path
+        _ = try p.generate(r)
+        XCTAssertEqual(a.seed, 42)
+        let bytesA = try Data(contentsOf: dir.appendingPathComponent("a.safetensors"))
+        let bytesB = try Data(contentsOf: dir.appendingPathComponent("b.safetensors"))
+        XCTAssertEqual(bytesA, bytesB)
+        r.seed = 43
+        r.outputPath = dir.appendingPathComponent("c.safetensors").path
+        _ = try p.generate(r)
+        XCTAssertNotEqual(bytesA, try Data(contentsOf: dir.appendingPathComponent("c.safetensors")))
+    }
+
+    /// H.264 MP4 read back with libavformat: codec, pixel format, frame count, rate, size,
+    /// and ≥ 35 dB PSNR against the raw frames at the default quality.
+    func testWritesMP4() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        var r = GenerationRequest(prompt: "Waves crash against the rocks.")
+        r.width = 64; r.height = 48; r.frames = 9; r.steps = 2; r.seed = 7; r.fps = 12
+        r.returnFrames = true
+        let out = dir.appendingPathComponent("clip.mp4")
+        r.outputPath = out.path
+        let result = try p.generate(r)
+        let info = try VideoProbe.probe(url: out)
+        XCTAssertEqual(info.codecName, "h264")
+        XCTAssertEqual(info.pixelFormat, "yuv420p")
+        XCTAssertEqual(info.frameCount, 9)
+        XCTAssertEqual(info.width, 64)
+        XCTAssertEqual(info.height, 48)
+        XCTAssertEqual(info.frameRate.framesPerSecond, 12, accuracy: 1e-9)
+        let decoded = try VideoProbe.decodeFrames(url: out)
+        guard let raw = result.video else { return XCTFail("frames were requested") }
+        XCTAssertEqual(raw.shape, [9, 48, 64, 3])
+        XCTAssertEqual(decoded.count, 9)
+        // The random-weight model's frames are per-pixel noise, whose colour the yuv420p format
+        // itself cannot hold (2×2 chroma subsampling caps RGB PSNR near 24 dB even losslessly;
+        // VideoWriterTests checks RGB PSNR on natural content). Luma is stored at full
+        // resolution, so the encoder's quality shows in BT.709 luma PSNR.
+        var squared = 0.0, n = 0
+        func luma(_ p: UnsafePointer<Float>) -> Double {
+            0.2126 * Double(p[0]) + 0.7152 * Double(p[1]) + 0.0722 * Double(p[2])
+        }
+        for (i, frame) in decoded.enumerated() {
+            let offset = i * 48 * 64 * 3
+            frame.data.withPointer { fp in
+                raw.data.withPointer { rp in
+                    for px in 0..<(48 * 64) {
+                        let d = luma(fp + px * 3) - luma(rp + offset + px * 3)
+                        squared += d * d
+                        n += 1
+                    }
+                }
+            }
+        }
+        let psnr = 10 * log10(1 / (squared / Double(n)))
+        XCTAssertGreaterThanOrEqual(psnr, 35, "luma PSNR \(psnr) dB")
+    }
+
+    func testPNGSequenceAndDurationRounding() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        var r = GenerationRequest(prompt: "Snow falls gently.")
+        r.width = 32; r.height = 32; r.durationSeconds = 0.3; r.fps = 10; r.steps = 1; r.seed = 1
+        r.outputPath = dir.path + "/frames/"
+        let result = try p.generate(r)
+        // 0.3 s × 10 fps = 3 frames, which is 2k+1 for this model's temporal factor 2.
+        XCTAssertEqual(result.frames, 3)
+        XCTAssertTrue(result.notes.contains { $0.contains("3 frames") }, "\(result.notes)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("frames").path)
+        XCTAssertEqual(files.sorted(), ["frame_00001.png", "frame_00002.png", "frame_00003.png"])
+    }
+
+    func testProgressCoversEveryPhaseInOrder() throws {
+        let p = try pipeline()
+        var r = GenerationRequest(prompt: "A red car drives along a coastal road.")
+        r.width = 32; r.height = 32; r.frames = 3; r.steps = 3; r.guidance = 4; r.seed = 3
+        r.returnFrames = true
+        var seen: [GenerationProgress] = []
+        _ = try p.generate(r, progress: { seen.append($0) })
+        let phases = seen.map(\.phase)
+        XCTAssertEqual(phases.first, .encodingText)
+        XCTAssertEqual(phases.last, .finished)
+        XCTAssertTrue(phases.contains(.denoising) && phases.contains(.decoding))
+        XCTAssertEqual(seen.filter { $0.phase == .denoising }.map(\.step), [0, 1, 2, 3])
+        XCTAssertEqual(zip(phases, phases.dropFirst()).filter { $0.0.rawValue > $0.1.rawValue }.count, 0)
+        let fractions = seen.map(\.fraction)
+        XCTAssertEqual(fractions, fractions.sorted())
+        XCTAssertEqual(fractions.last ?? 0, 1, accuracy: 1e-12)
+    }
+
+    /// A cancel from the progress callback (denoising, then decoding) ends the job with
+    /// `.cancelled` and leaves no output file.
+    func testCancelLeavesNothingBehind() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        for phase in [GenerationPhase.denoising, .decoding, .encodingText] {
+            for name in ["x.mp4", "x.safetensors", "frames/"] {
+                var r = GenerationRequest(prompt: "Two people dance in the rain.")
+                r.width = 32; r.height = 32; r.frames = 5; r.steps = 3; r.seed = 5
+                r.outputPath = dir.path + "/" + name
+                let token = CancellationToken()
+                XCTAssertThrowsError(try p.generate(r, cancel: token, progress: { if $0.phase == phase { token.cancel() } })) {
+                    XCTAssertEqual(($0 as? KinemaError)?.code, .cancelled, "\(phase) \(name)")
+                }
+                let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+                XCTAssertEqual(left, [], "\(phase) \(name) left \(left)")
+            }
+        }
+    }
+
+    func testBadRequestsAreClearErrorsAndLeaveNothing() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        func expect(_ code: KinemaError.Code, _ containing: String, _ edit: (inout GenerationRequest) -> Void,
+                    line: UInt = #line) {
+            var r = GenerationRequest(prompt: "A cat.")
+            r.width = 32; r.height = 32; r.frames = 3; r.steps = 1; r.seed = 1
+            r.outputPath = dir.appendingPathComponent("out.mp4").path
+            edit(&r)
+            XCTAssertThrowsError(try p.generate(r), line: line) { error in
+                let e = error as? KinemaError
+                XCTAssertEqual(e?.code, code, "\(error)", line: line)
+                XCTAssertTrue(e?.message.contains(containing) == true, "\(error)", line: line)
+            }
+        }
+        expect(.invalidArgument, "width") { $0.width = 40 }
+        expect(.invalidArgument, "height") { $0.height = 0 }
+        expect(.invalidArgument, "steps") { $0.steps = 0 }
+        expect(.invalidArgument, "steps") { $0.steps = -3 }
+        expect(.invalidArgument, "frame count") { $0.frames = 4 }
+        expect(.invalidArgument, "guidance") { $0.guidance = .nan }
+        expect(.invalidArgument, "either") { $0.durationSeconds = 1 }
+        expect(.io, "does not exist") { $0.outputPath = dir.appendingPathComponent("missing/out.mp4").path }
+        // A directory that cannot be written even as root: the parent is a regular file.
+        let file = dir.appendingPathComponent("plain-file")
+        XCTAssertTrue(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
+        expect(.io, "plain-file") { $0.outputPath = file.appendingPathComponent("out.mp4").path }
+        expect(.invalidArgument, "output format") { $0.outputPath = dir.appendingPathComponent("out.avi").path }
+        expect(.shapeMismatch, "initial latents") { $0.initialLatents = Tensor(zeros: [4, 3, 8, 8]) }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertEqual(left, ["plain-file"])
+    }
+
+    func testBadModelDirectories() throws {
+        let dir = try makeTemporaryDirectory(self)
+        XCTAssertThrowsError(try Pipeline(modelDirectory: dir.appendingPathComponent("nope"))) {
+            XCTAssertTrue(($0 as? KinemaError)?.message.contains("nope") == true, "\($0)")
+        }
+        let copy = dir.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: PipelineTests.modelURL, to: copy)
+        try FileManager.default.removeItem(at: copy.appendingPathComponent("vae"))
+        XCTAssertThrowsError(try Pipeline(modelDirectory: copy)) {
+            XCTAssertEqual(($0 as? KinemaError)?.code, .missingComponent, "\($0)")
+        }
+        let copy2 = dir.appendingPathComponent("model2")
+        try FileManager.default.copyItem(at: PipelineTests.modelURL, to: copy2)
+        let weights = copy2.appendingPathComponent("transformer/diffusion_pytorch_model.safetensors")
+        let data = try Data(contentsOf: weights)
+        try data.prefix(data.count / 2).write(to: weights)
+        XCTAssertThrowsError(try Pipeline(modelDirectory: copy2)) {
+            XCTAssertEqual(($0 as? KinemaError)?.code, .corruptFile, "\($0)")
+            XCTAssertTrue(($0 as? KinemaError)?.message.contains("diffusion_pytorch_model") == true, "\($0)")
+        }
+    }
+
+    func testFrameCountRounding() {
+        XCTAssertEqual(Pipeline.validFrameCount(near: 80), 81)
+        XCTAssertEqual(Pipeline.validFrameCount(near: 83.2), 85)
+        XCTAssertEqual(Pipeline.validFrameCount(near: 0.2), 1)
+        XCTAssertEqual(Pipeline.validFrameCount(near: 4, temporal: 2), 5)
+    }
+}
