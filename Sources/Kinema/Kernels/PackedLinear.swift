@@ -11,6 +11,8 @@
 // weights. Arithmetic is float32 throughout, so results equal a float32 GEMM on the widened
 // weights up to summation order.
 
+import Foundation
+
 /// Eight float32 lanes: one AVX register, the unit of the micro-kernel.
 typealias Lane8 = SIMD8<Float>
 
@@ -206,7 +208,7 @@ public struct PackedLinearWeight: Sendable {
         var m0 = 0
         while m0 < m {
             let m1 = m - m0 <= blockRows + blockRows / 2 ? m : m0 + blockRows
-            Compute.parallelChunks(panelCount) { start, end in
+            PanelQueue.run(panelCount) { start, end in
                 for p in start..<end {
                     let panel = panels + p * stride
                     let columns = min(Self.panelWidth, n - p * Self.panelWidth)
@@ -230,6 +232,46 @@ public struct PackedLinearWeight: Sendable {
             }
             m0 = m1
         }
+    }
+}
+
+// MARK: - Work distribution
+
+/// Hands out panels in small batches to `Compute.threadCount` workers. A static split into one
+/// range per thread finishes only when the slowest thread does, which on a shared machine is
+/// whichever the scheduler paused; batches let the other workers take over its share. Each
+/// panel is still computed by one thread in a fixed order, so results do not depend on it.
+private final class PanelQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+    private let batch: Int
+
+    private init(count: Int, batch: Int) {
+        self.count = count
+        self.batch = batch
+    }
+
+    static func run(_ count: Int, _ body: (Int, Int) -> Void) {
+        let workers = min(Compute.threadCount, count)
+        guard workers > 1 else {
+            if count > 0 { body(0, count) }
+            return
+        }
+        // About 16 batches per worker.
+        let queue = PanelQueue(count: count, batch: max(1, count / (16 * workers)))
+        Compute.parallelChunks(workers) { _, _ in
+            while let range = queue.take() { body(range.lowerBound, range.upperBound) }
+        }
+    }
+
+    private func take() -> Range<Int>? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < count else { return nil }
+        let start = next
+        next = min(count, start + batch)
+        return start..<next
     }
 }
 
