@@ -345,7 +345,9 @@ private enum BFloat16Pairs: PanelDecoding {
     }
 }
 
-/// IEEE-half pairs, widened exactly with the same bit arithmetic as `Widening.halfToFloatBits`.
+/// IEEE-half pairs, widened exactly (the same values as `Widening.halfToFloatBits`) with
+/// integer and float arithmetic only: Swift's SIMD comparisons and selects are not inlined
+/// and would make this path a hundred times slower.
 private enum Float16Pairs: PanelDecoding {
     static var wordsPerStep: Int { 8 }
     @inline(__always)
@@ -354,18 +356,17 @@ private enum Float16Pairs: PanelDecoding {
         return (widen(w & 0xFFFF), widen(w &>> 16))
     }
 
+    /// Exponent and mantissa moved up 13 bits read as a float32 are the half's value times
+    /// 2⁻¹¹²; multiplying by 2¹¹² is exact for normal and subnormal halves alike. Infinity and
+    /// NaN (magnitude ≥ 0x7C00, i.e. magnitude + 0x400 reaching bit 15) get the all-ones
+    /// exponent OR-ed in, keeping the NaN payload.
     @inline(__always)
     static func widen(_ h: SIMD8<UInt32>) -> Lane8 {
         let sign = (h & 0x8000) &<< 16
         let magnitude = h & 0x7FFF
-        let rebiased = (magnitude &<< 13) &+ 0x3800_0000
-        let infOrNaN = rebiased &+ 0x3800_0000
-        let subnormal = unsafeBitCast(
-            unsafeBitCast(rebiased &+ 0x0080_0000, to: Lane8.self) - Lane8(repeating: Float(bitPattern: 0x3880_0000)),
-            to: SIMD8<UInt32>.self)
-        var bits = rebiased.replacing(with: subnormal, where: magnitude .< 0x0400)
-        bits.replace(with: infOrNaN, where: magnitude .>= 0x7C00)
-        return unsafeBitCast(bits | sign, to: Lane8.self)
+        let scaled = unsafeBitCast(magnitude &<< 13, to: Lane8.self) * Lane8(repeating: 0x1p112)
+        let infOrNaN = (0 &- ((magnitude &+ 0x400) &>> 15)) & 0x7F80_0000
+        return unsafeBitCast(unsafeBitCast(scaled, to: SIMD8<UInt32>.self) | infOrNaN | sign, to: Lane8.self)
     }
 }
 
