@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_RELEASE = $(SWIFT) build -c release
 
-.PHONY: all deps build build-debug test demo bench clean lib header header-check install test-capi test-c test-python
+.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 clean lib header header-check install test-capi test-c test-python
 
 # Where `make install` puts libkinema.so, kinema.h and kinema.pc.
 PREFIX ?= /usr/local
@@ -73,9 +73,23 @@ demo: build
 		--width 64 --height 64 --duration 2 --fps 8 --seed 1 --output out/demo.mp4
 	@echo "demo video: out/demo.mp4"
 
-# Benchmarks (not tests): numbers beside a reference run on the same machine.
-bench: build
-	$(SWIFT) run -c release kinema-bench gemm
+# Benchmarks (not tests): each prints Kinema's numbers beside a reference run on the same
+# machine. The model benchmarks need the reference virtualenv (tools/reference/setup-venv.sh,
+# or PYTHON=...). bench-kernels needs nothing else.
+bench: bench-kernels bench-dit bench-vae bench-umt5
+
+bench-kernels: build
+	.build/release/kinema-bench gemm
+	.build/release/kinema-bench attention
+
+bench-dit: build
+	bash tools/bench/dit.sh
+
+bench-vae: build
+	bash tools/bench/vae.sh
+
+bench-umt5: build
+	bash tools/bench/umt5.sh
 
 clean:
 	rm -rf .build
