@@ -266,7 +266,7 @@ def load_vae(work: Path):
 @torch.no_grad()
 def stage_latents(args) -> None:
     """Encodes `--clips` training clips (stream seed, namespace 1, 2-8 s) with the VAE: posterior
-    mean and std per clip, grouped by duration, and the per-channel latent statistics."""
+    mean per clip (std kept for reference), grouped by duration, and the per-channel latent statistics."""
     work = Path(args.work)
     path = work / "latents.pt"
     vae, vae_state = load_vae(work)
@@ -384,8 +384,9 @@ def stage_dit(args, minutes: float) -> None:
         d = durations[int(rng.choice(len(durations), p=weights))]
         mean, std, specs = groups[d]
         idx = rng.choice(len(specs), size=min(args.dit_batch, len(specs)), replace=False)
-        z = mean[idx].float() + std[idx].float() * torch.randn(mean[idx].shape, generator=gen)
-        x0 = (z - lat_mean) / lat_std
+        # The posterior mean: the posterior std of a VAE trained with a small KL weight is noise
+        # the sampler never has to produce.
+        x0 = (mean[idx].float() - lat_mean) / lat_std
         prompts = []
         for i in idx:
             p = prompt_source(specs[int(i)], rng)
