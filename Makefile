@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_RELEASE = $(SWIFT) build -c release
 
-.PHONY: all deps build build-debug test demo bench clean lib header header-check install test-capi test-c test-python
+.PHONY: all deps build build-debug test demo bench clean lib header header-check install test-capi test-c test-python train-tiny
 
 # Where `make install` puts libkinema.so, kinema.h and kinema.pc.
 PREFIX ?= /usr/local
@@ -76,6 +76,15 @@ demo: build
 # Benchmarks (not tests): numbers beside a reference run on the same machine.
 bench: build
 	$(SWIFT) run -c release kinema-bench gemm
+
+# Trains Kinema-Tiny from scratch into models/kinema-tiny (a few hours on 2 CPU cores; state
+# in out/train-tiny, so an interrupted run resumes). PYTHON must be the virtualenv of
+# tools/reference/setup-venv.sh: make train-tiny PYTHON=tools/reference/.venv/bin/python
+TRAIN_MINUTES ?= 180
+TRAIN_THREADS ?= 2
+train-tiny:
+	$(PYTHON) tools/train-tiny/train.py all --work out/train-tiny --out models/kinema-tiny \
+		--minutes $(TRAIN_MINUTES) --threads $(TRAIN_THREADS)
 
 clean:
 	rm -rf .build

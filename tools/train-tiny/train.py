@@ -149,6 +149,7 @@ def stage_tokenizer(args) -> None:
         sentence_iterator=iter(prompts), model_writer=model, vocab_size=args.vocab,
         model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
         normalization_rule_name="identity", num_threads=max(1, args.threads), hard_vocab_limit=False,
+        character_coverage=1.0,
         minloglevel=2)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         sp_dir = Path(tmp) / "sentencepiece"
@@ -361,6 +362,9 @@ def stage_dit(args, minutes: float) -> None:
         text_encoder.load_state_dict(ck["text_encoder"])
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
+        if state["vae_step"] != cache["vae_step"]:
+            raise SystemExit(f"{ckpt_path}: trained on latents of VAE step {state['vae_step']}, but "
+                             f"{cache_path} holds VAE step {cache['vae_step']}; delete one of them")
         rng.bit_generator.state = ck["rng"]
         gen.set_state(ck["torch_gen"])
         log(work, "dit", note="resumed", step=state["step"])
@@ -569,7 +573,7 @@ def main(argv=None) -> int:
     p.add_argument("--vae-latent-frames", type=int, default=2, help="training window: 4*k+1 frames")
     p.add_argument("--vae-lr", type=float, default=3e-4)
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
-    p.add_argument("--clips", type=int, default=3000, help="clips encoded for the DiT stage")
+    p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
     p.add_argument("--dit-batch", type=int, default=8)
     p.add_argument("--dit-lr", type=float, default=3e-4)
     p.add_argument("--warmup", type=int, default=200)
@@ -587,9 +591,11 @@ def main(argv=None) -> int:
     Path(args.work).mkdir(parents=True, exist_ok=True)
     if args.stage in ("tokenizer", "all"):
         stage_tokenizer(args)
-    if args.stage in ("vae", "all"):
+    # Once the DiT has started training on its latents, the VAE is frozen: `all` resumes the DiT.
+    frozen = args.stage == "all" and (Path(args.work) / "dit.pt").exists()
+    if args.stage == "vae" or (args.stage == "all" and not frozen):
         stage_vae(args, args.minutes * (args.vae_share if args.stage == "all" else 1.0))
-    if args.stage in ("latents", "all"):
+    if args.stage == "latents" or (args.stage == "all" and not frozen):
         stage_latents(args)
     if args.stage in ("dit", "all"):
         stage_dit(args, args.minutes * ((1 - args.vae_share) if args.stage == "all" else 1.0))
