@@ -540,7 +540,7 @@ produce blurry, prompt-agnostic output. Size of this folder: {total / 1e6:.1f} M
 def stage_verify(args) -> None:
     from diffusers import WanPipeline
     work = Path(args.work)
-    pipe = WanPipeline.from_pretrained(args.out, torch_dtype=torch.float32)
+    pipe = WanPipeline.from_pretrained(args.out, dtype=torch.float32)
     prompt = "A blue character smiles in a close-up, then looks sad at 1 second."
     start = time.time()
     video = pipe(prompt=prompt, negative_prompt=NEGATIVE_PROMPT, height=SIZE, width=SIZE, num_frames=17,
