@@ -161,6 +161,7 @@ def stage_tokenizer(args) -> None:
         if out.exists():
             shutil.rmtree(out)
         os.replace(staged, out)
+    atomic_write_text(work / "tokenizer_info.json", json.dumps({"prompts": len(prompts), "seed": args.seed}) + "\n")
     lengths = [len(tokenizer(p)["input_ids"]) for p in prompts[:500]]
     unk = sum(tokenizer(p)["input_ids"].count(2) for p in prompts[:500])
     log(work, "tokenizer", prompts=len(prompts), vocab=len(tokenizer), mean_tokens=float(np.mean(lengths)),
@@ -203,6 +204,8 @@ def stage_vae(args, minutes: float) -> None:
     vae.train()
     temporal = VAE["scale_factor_temporal"]
     window = temporal * args.vae_latent_frames + 1
+    # What the model card reports (the settings of the latest run of this stage).
+    state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, threads=args.threads)
     start = time.time()
     last_save = start
     running = []
@@ -370,6 +373,8 @@ def stage_dit(args, minutes: float) -> None:
         log(work, "dit", note="resumed", step=state["step"])
     transformer.train()
     text_encoder.train()
+    state.update(clips=cache["clips"], batch=args.dit_batch, uncond=args.uncond, flow_shift=args.flow_shift,
+                 threads=args.threads)
     prompt_source = PromptSource()
     start = time.time()
     last_save = start
@@ -466,8 +471,10 @@ def stage_save(args) -> None:
                     "negative_prompt": NEGATIVE_PROMPT}
         atomic_write_text(staged / "kinema.json", json.dumps(settings, indent=2) + "\n")
         total = folder_bytes(staged)
+        info_path = work / "tokenizer_info.json"
+        tok_info = json.loads(info_path.read_text()) if info_path.exists() else {}
         atomic_write_text(staged / "MODEL_CARD.md", model_card(args, vae_state, dit_state, total,
-                                                               len(tokenizer), settings))
+                                                               len(tokenizer), tok_info.get("prompts"), settings))
         total = folder_bytes(staged)
         if total > args.max_mb * 1e6:
             raise SystemExit(f"{out}: saved pipeline is {total / 1e6:.1f} MB, over --max-mb {args.max_mb}")
@@ -482,7 +489,8 @@ def stage_save(args) -> None:
         text_encoder_params=count(text_encoder), vae_params=count(vae))
 
 
-def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, settings: dict) -> str:
+def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, prompts: int | None,
+               settings: dict) -> str:
     vh = vae_state["history"][-1] if vae_state["history"] else {}
     dh = dit_state["history"][-1] if dit_state["history"] else {}
     return f"""# Kinema-Tiny
@@ -494,7 +502,7 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
 
 ## Components
 
-- Tokenizer: SentencePiece unigram, {vocab} pieces, trained on {args.prompts} generated prompts
+- Tokenizer: SentencePiece unigram, {vocab} pieces, trained on {prompts} generated prompts
   (identity normalizer: the model knows the prompt language of `tools/acting-world/prompts.py`
   and little else; words outside it fall back to single characters or `<unk>`).
 - Text encoder: UMT5 encoder, {TEXT_ENCODER['num_layers']} layers, width {TEXT_ENCODER['d_model']},
@@ -508,16 +516,16 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
 
 ## Training
 
-- VAE: {vae_state['step']} steps ({vae_state['seconds'] / 60:.1f} min), batch {args.vae_batch} random
-  {4 * args.vae_latent_frames + 1}-frame windows of freshly rendered clips; loss L1 + L2 + {args.vae_kl} x KL.
+- VAE: {vae_state['step']} steps ({vae_state['seconds'] / 60:.1f} min), batch {vae_state.get('batch')} random
+  {vae_state.get('window')}-frame windows of freshly rendered clips; loss L1 + L2 + {vae_state.get('kl_weight')} x KL.
   Last logged: {json.dumps(vh)}.
 - Transformer + text encoder: {dit_state['step']} steps ({dit_state['seconds'] / 60:.1f} min), batch
-  {args.dit_batch}, on VAE latents of {args.clips} rendered clips, each step with a fresh random
-  phrasing of the clip's prompt; {int(args.uncond * 100)} % empty prompts for classifier-free guidance.
-  Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn uniformly and
-  shifted by {args.flow_shift}. Last logged: {json.dumps(dh)}.
+  {dit_state.get('batch')}, on VAE latents of {dit_state.get('clips')} rendered clips, each step with a fresh
+  random phrasing of the clip's prompt; {dit_state.get('uncond')} of prompts empty for classifier-free
+  guidance. Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn
+  uniformly and shifted by {dit_state.get('flow_shift')}. Last logged: {json.dumps(dh)}.
 - Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
-- Hardware: CPU, {args.threads} threads.
+- Hardware: CPU, {dit_state.get('threads')} torch threads.
 
 Reproduce (from the repository root, with the virtualenv of tools/reference/setup-venv.sh):
 
