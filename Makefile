@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_RELEASE = $(SWIFT) build -c release
 
-.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 clean lib header header-check install test-capi test-c test-python
+.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 clean lib header header-check install test-capi test-c test-python train-tiny
 
 # Where `make install` puts libkinema.so, kinema.h and kinema.pc.
 PREFIX ?= /usr/local
@@ -90,6 +90,15 @@ bench-vae: build
 
 bench-umt5: build
 	bash tools/bench/umt5.sh
+
+# Trains Kinema-Tiny from scratch into models/kinema-tiny (a few hours on 2 CPU cores; state
+# in out/train-tiny, so an interrupted run resumes). PYTHON must be the virtualenv of
+# tools/reference/setup-venv.sh: make train-tiny PYTHON=tools/reference/.venv/bin/python
+TRAIN_MINUTES ?= 180
+TRAIN_THREADS ?= 2
+train-tiny:
+	$(PYTHON) tools/train-tiny/train.py all --work out/train-tiny --out models/kinema-tiny \
+		--minutes $(TRAIN_MINUTES) --threads $(TRAIN_THREADS)
 
 clean:
 	rm -rf .build

@@ -1,0 +1,61 @@
+"""Checks that training conditions the model exactly as WanPipeline samples it.
+
+    python -m unittest discover -s tools/train-tiny/tests -v
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import train  # noqa: E402
+from prompts import sample_spec  # noqa: E402
+
+
+class TrainTests(unittest.TestCase):
+    def test_clip_frames_are_8d_plus_1(self):
+        rng = np.random.default_rng(0)
+        for duration in (2.0, 3.5, 8.0):
+            x = train.clip_tensor(sample_spec(rng, duration), temporal=4)
+            self.assertEqual(tuple(x.shape), (3, int(duration * 8) + 1, train.SIZE, train.SIZE))
+            self.assertTrue(torch.equal(x[:, -1], x[:, -2]))
+            self.assertGreaterEqual(float(x.min()), -1.0)
+            self.assertLessEqual(float(x.max()), 1.0)
+
+    def test_prompt_embeddings_match_wan_pipeline(self):
+        from diffusers import WanPipeline
+        import argparse
+        with tempfile.TemporaryDirectory() as tmp:
+            args = argparse.Namespace(work=tmp, force=False, seed=0, prompts=300, vocab=train.TOKENIZER_VOCAB,
+                                      threads=1)
+            train.stage_tokenizer(args)
+            tokenizer = train.load_tokenizer(Path(tmp))
+        torch.manual_seed(0)
+        text_encoder = train.build_text_encoder(len(tokenizer)).eval()
+        prompts = ["A red figure jumps in a wide shot.", "",
+                   "Close-up: a green face frowns, then smiles at 2 seconds."]
+        pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=None, scheduler=None,
+                           transformer=None)
+        with torch.no_grad():
+            expected = pipe._get_t5_prompt_embeds(prompts, max_sequence_length=train.MAX_SEQUENCE_LENGTH,
+                                                  device=torch.device("cpu"), dtype=torch.float32)
+            actual = train.encode_prompts(tokenizer, text_encoder, prompts)
+        self.assertEqual(tuple(actual.shape), tuple(expected.shape))
+        self.assertLess(float((actual - expected).abs().max()), 1e-5)
+
+    def test_sigmas_follow_the_sampler_shift(self):
+        gen = torch.Generator().manual_seed(0)
+        s = train.sample_sigmas(20000, 3.0, gen)
+        self.assertTrue(bool(((s > 0) & (s < 1)).all()))
+        # u uniform, s = 3u / (1 + 2u): P(s < 0.5) = P(u < 0.25) = 0.25
+        self.assertAlmostEqual(float((s < 0.5).float().mean()), 0.25, delta=0.01)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,618 @@
+#!/usr/bin/env python3
+"""Trains Kinema-Tiny, a small Wan2.1-architecture text-to-video model, on the acting world.
+
+Run from the repository root with the virtualenv made by tools/reference/setup-venv.sh
+(torch, diffusers, transformers, sentencepiece, numpy, Pillow):
+
+    python tools/train-tiny/train.py all --work out/train-tiny --out models/kinema-tiny --minutes 180
+
+Stages (each can be run on its own; all state lives in --work, so every stage resumes):
+  tokenizer  SentencePiece unigram model trained on generated prompts, saved as a T5 tokenizer.
+  vae        AutoencoderKLWan trained on rendered clips: L1 + L2 reconstruction + small KL.
+  latents    Encodes rendered training clips with the trained VAE (cache for the DiT stage).
+  dit        WanTransformer3DModel and UMT5EncoderModel trained jointly from scratch with the
+             rectified-flow objective the Wan sampler expects.
+  save       WanPipeline.save_pretrained into --out, plus kinema.json and MODEL_CARD.md.
+  verify     Loads --out with WanPipeline.from_pretrained and generates a clip in diffusers.
+  all        tokenizer, vae, latents, dit, save, verify; --minutes is split between vae and dit.
+
+Clips come from tools/acting-world (training seed stream, namespace 1); prompts equal to a
+held-out prompt are never used.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "acting-world"))
+
+from generate import DURATIONS, clip_rng, heldout_prompts, sample_clip  # noqa: E402
+from prompts import sample_spec, spec_to_prompt  # noqa: E402
+from world import ClipSpec, render_clip  # noqa: E402
+
+# The text length WanPipeline pads prompt embeddings to (its default max_sequence_length).
+MAX_SEQUENCE_LENGTH = 512
+FPS = 8.0
+SIZE = 64
+
+# Architecture. The VAE compresses 4x in time (like Wan) and 4x in space (Wan: 8x; at 64 px an
+# 8x latent grid is 8x8, too coarse for faces in wide shots). Both are settings the Wan VAE
+# config expresses directly: three levels (dim_mult of length 3), two spatial downsamples, both
+# also temporal.
+VAE = dict(base_dim=16, z_dim=8, dim_mult=[1, 2, 4], num_res_blocks=1, attn_scales=[],
+           temperal_downsample=[True, True], dropout=0.0,
+           scale_factor_temporal=4, scale_factor_spatial=4)
+TEXT_ENCODER = dict(d_model=128, d_kv=32, d_ff=256, num_layers=2, num_heads=4,
+                    relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                    feed_forward_proj="gated-gelu", layer_norm_epsilon=1e-6, dropout_rate=0.0,
+                    pad_token_id=0, eos_token_id=1, tie_word_embeddings=False)
+TRANSFORMER = dict(patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=48,
+                   in_channels=VAE["z_dim"], out_channels=VAE["z_dim"],
+                   text_dim=TEXT_ENCODER["d_model"], freq_dim=256, ffn_dim=768, num_layers=8,
+                   cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6,
+                   rope_max_seq_len=1024)
+FLOW_SHIFT = 3.0
+TOKENIZER_VOCAB = 400
+NEGATIVE_PROMPT = ""
+
+
+def log(work: Path, stage: str, **values) -> None:
+    values = {"stage": stage, "time": round(time.time(), 1), **values}
+    line = json.dumps(values)
+    print(line, flush=True)
+    with open(work / "log.jsonl", "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+def atomic_save(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# MARK: - Data
+
+
+def clip_tensor(spec: ClipSpec, temporal: int) -> torch.Tensor:
+    """Frames of `spec` as [3, T, H, W] in [-1, 1], T padded to temporal*k+1 with the last frame
+    (a clip of d seconds at 8 fps has 8d frames; Kinema and diffusers generate 8d+1)."""
+    frames, _ = render_clip(spec, size=SIZE, fps=FPS)
+    n = len(frames)
+    need = temporal * math.ceil((n - 1) / temporal) + 1
+    if need > n:
+        frames = np.concatenate([frames, np.repeat(frames[-1:], need - n, axis=0)])
+    x = torch.from_numpy(frames).float().div_(127.5).sub_(1.0)
+    return x.permute(3, 0, 1, 2).contiguous()
+
+
+class PromptSource:
+    """Random phrasings of a spec, never one of the held-out prompts."""
+
+    def __init__(self):
+        self.heldout = heldout_prompts()
+
+    def __call__(self, spec: ClipSpec, rng: np.random.Generator) -> str | None:
+        for _ in range(20):
+            prompt = spec_to_prompt(spec, rng)
+            if prompt not in self.heldout:
+                return prompt
+        return None
+
+
+# MARK: - Tokenizer
+
+
+def stage_tokenizer(args) -> None:
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+
+    work = Path(args.work)
+    out = work / "tokenizer"
+    if (out / "tokenizer_config.json").exists() and not args.force:
+        log(work, "tokenizer", note="exists, skipped", path=str(out))
+        return
+    heldout = heldout_prompts()
+    prompts = [sample_clip(args.seed, 1, i, exclude_prompts=heldout)[1] for i in range(args.prompts)]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(prompts), model_writer=model, vocab_size=args.vocab,
+        model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        normalization_rule_name="identity", num_threads=max(1, args.threads), hard_vocab_limit=False,
+        character_coverage=1.0,
+        minloglevel=2)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        sp_dir = Path(tmp) / "sentencepiece"
+        sp_dir.mkdir()
+        (sp_dir / "spiece.model").write_bytes(model.getvalue())
+        tokenizer = T5Tokenizer.from_pretrained(str(sp_dir), extra_ids=0)
+        staged = Path(tmp) / "tokenizer"
+        tokenizer.save_pretrained(str(staged))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staged, out)
+    atomic_write_text(work / "tokenizer_info.json", json.dumps({"prompts": len(prompts), "seed": args.seed}) + "\n")
+    lengths = [len(tokenizer(p)["input_ids"]) for p in prompts[:500]]
+    unk = sum(tokenizer(p)["input_ids"].count(2) for p in prompts[:500])
+    log(work, "tokenizer", prompts=len(prompts), vocab=len(tokenizer), mean_tokens=float(np.mean(lengths)),
+        max_tokens=int(np.max(lengths)), unk_in_500=unk)
+
+
+def load_tokenizer(work: Path):
+    from transformers import T5Tokenizer
+    path = work / "tokenizer"
+    if not (path / "tokenizer_config.json").exists():
+        raise SystemExit(f"{path}: no tokenizer; run the tokenizer stage first")
+    return T5Tokenizer.from_pretrained(str(path))
+
+
+# MARK: - VAE
+
+
+def build_vae():
+    from diffusers import AutoencoderKLWan
+    z = VAE["z_dim"]
+    return AutoencoderKLWan(**VAE, latents_mean=[0.0] * z, latents_std=[1.0] * z)
+
+
+def stage_vae(args, minutes: float) -> None:
+    work = Path(args.work)
+    ckpt_path = work / "vae.pt"
+    torch.manual_seed(args.seed)
+    vae = build_vae()
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
+    state = {"step": 0, "seconds": 0.0, "history": []}
+    rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(10,)))
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        vae.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state = ck["state"]
+        rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        log(work, "vae", note="resumed", step=state["step"])
+    vae.train()
+    temporal = VAE["scale_factor_temporal"]
+    window = temporal * args.vae_latent_frames + 1
+    # What the model card reports (the settings of the latest run of this stage).
+    state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, threads=args.threads)
+    start = time.time()
+    last_save = start
+    running = []
+
+    def save():
+        state["seconds"] += time.time() - save.mark
+        save.mark = time.time()
+        atomic_save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                     "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                     "config": VAE}, ckpt_path)
+    save.mark = start
+
+    while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
+        clips = []
+        for _ in range(args.vae_batch):
+            duration = float(rng.choice(DURATIONS))
+            x = clip_tensor(sample_spec(rng, duration), temporal)
+            s = int(rng.integers(0, x.shape[1] - window + 1))
+            clips.append(x[:, s:s + window])
+        x = torch.stack(clips)
+        posterior = vae.encode(x).latent_dist
+        rec = vae.decode(posterior.sample()).sample
+        l1 = (rec - x).abs().mean()
+        l2 = F.mse_loss(rec, x)
+        kl = posterior.kl().mean() / posterior.mean[0].numel()
+        loss = l1 + l2 + args.vae_kl * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        state["step"] += 1
+        running.append([l1.item(), l2.item(), kl.item()])
+        if state["step"] % args.log_every == 0:
+            m = np.mean(running, axis=0)
+            running = []
+            psnr = float(10 * math.log10(4.0 / max(m[1], 1e-12)))
+            state["history"].append({"step": state["step"], "l1": float(m[0]), "l2": float(m[1]),
+                                     "kl": float(m[2]), "psnr": psnr})
+            log(work, "vae", step=state["step"], l1=round(float(m[0]), 5), l2=round(float(m[1]), 5),
+                kl=round(float(m[2]), 4), psnr_db=round(psnr, 2),
+                s_per_step=round((time.time() - start) / max(1, len(state["history"]) * args.log_every), 3))
+        if time.time() - last_save > args.save_minutes * 60:
+            save()
+            last_save = time.time()
+    save()
+    log(work, "vae", note="stopped", step=state["step"], seconds_total=round(state["seconds"], 1))
+
+
+def load_vae(work: Path):
+    path = work / "vae.pt"
+    if not path.exists():
+        raise SystemExit(f"{path}: no VAE checkpoint; run the vae stage first")
+    vae = build_vae()
+    ck = torch.load(path, weights_only=False)
+    vae.load_state_dict(ck["model"])
+    return vae.eval(), ck["state"]
+
+
+# MARK: - Latent cache
+
+
+@torch.no_grad()
+def stage_latents(args) -> None:
+    """Encodes `--clips` training clips (stream seed, namespace 1, 2-8 s) with the VAE: posterior
+    mean per clip (std kept for reference), grouped by duration, and the per-channel latent statistics."""
+    work = Path(args.work)
+    path = work / "latents.pt"
+    vae, vae_state = load_vae(work)
+    cache = {"clips": 0, "vae_step": vae_state["step"], "groups": {}}
+    if path.exists():
+        cache = torch.load(path, weights_only=False)
+        if cache["vae_step"] != vae_state["step"]:
+            log(work, "latents", note="VAE changed since the cache was made; re-encoding")
+            cache = {"clips": 0, "vae_step": vae_state["step"], "groups": {}}
+    temporal = VAE["scale_factor_temporal"]
+    heldout = heldout_prompts()
+    start = time.time()
+    for i in range(cache["clips"], args.clips):
+        spec, _ = sample_clip(args.seed, 1, i, exclude_prompts=heldout)
+        x = clip_tensor(spec, temporal)[None]
+        dist = vae.encode(x).latent_dist
+        g = cache["groups"].setdefault(spec.duration, {"mean": [], "std": [], "specs": []})
+        g["mean"].append(dist.mean[0].half())
+        g["std"].append(dist.std[0].half())
+        g["specs"].append(spec.to_dict())
+        cache["clips"] = i + 1
+        if (i + 1) % 200 == 0:
+            atomic_save(cache, path)
+            log(work, "latents", clips=i + 1, seconds=round(time.time() - start, 1))
+    means = torch.cat([m.float().flatten(1) for g in cache["groups"].values() for m in g["mean"]], dim=1)
+    cache["latents_mean"] = means.mean(dim=1).tolist()
+    cache["latents_std"] = means.std(dim=1).clamp_min(1e-3).tolist()
+    atomic_save(cache, path)
+    log(work, "latents", clips=cache["clips"], seconds=round(time.time() - start, 1),
+        latents_mean=[round(v, 3) for v in cache["latents_mean"]],
+        latents_std=[round(v, 3) for v in cache["latents_std"]])
+
+
+# MARK: - DiT and text encoder
+
+
+def build_text_encoder(vocab_size: int):
+    from transformers import UMT5Config, UMT5EncoderModel
+    return UMT5EncoderModel(UMT5Config(vocab_size=vocab_size, **TEXT_ENCODER))
+
+
+def build_transformer():
+    from diffusers import WanTransformer3DModel
+    return WanTransformer3DModel(**TRANSFORMER)
+
+
+def encode_prompts(tokenizer, text_encoder, prompts: list[str]) -> torch.Tensor:
+    """Prompt embeddings exactly as WanPipeline makes them: encoder output of the real tokens,
+    zero rows up to MAX_SEQUENCE_LENGTH."""
+    tok = tokenizer(prompts, padding="longest", max_length=MAX_SEQUENCE_LENGTH, truncation=True,
+                    add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    hidden = text_encoder(tok.input_ids, tok.attention_mask).last_hidden_state
+    hidden = hidden * tok.attention_mask[..., None].to(hidden.dtype)
+    return F.pad(hidden, (0, 0, 0, MAX_SEQUENCE_LENGTH - hidden.shape[1]))
+
+
+def sample_sigmas(n: int, shift: float, generator: torch.Generator) -> torch.Tensor:
+    """σ of the shifted schedule the sampler walks: u ~ U(0,1) mapped by σ = s·u / (1 + (s−1)·u),
+    the same shift UniPC/Euler apply to their flow sigmas, so training time is spent where
+    sampling spends its steps."""
+    u = torch.rand(n, generator=generator)
+    return shift * u / (1 + (shift - 1) * u)
+
+
+def stage_dit(args, minutes: float) -> None:
+    work = Path(args.work)
+    ckpt_path = work / "dit.pt"
+    tokenizer = load_tokenizer(work)
+    cache_path = work / "latents.pt"
+    if not cache_path.exists():
+        raise SystemExit(f"{cache_path}: no latent cache; run the latents stage first")
+    cache = torch.load(cache_path, weights_only=False)
+    lat_mean = torch.tensor(cache["latents_mean"]).view(1, -1, 1, 1, 1)
+    lat_std = torch.tensor(cache["latents_std"]).view(1, -1, 1, 1, 1)
+    groups = {d: (torch.stack(g["mean"]), torch.stack(g["std"]), [ClipSpec.from_dict(s) for s in g["specs"]])
+              for d, g in cache["groups"].items()}
+    durations = sorted(groups)
+    weights = np.array([len(groups[d][2]) for d in durations], dtype=np.float64)
+    weights /= weights.sum()
+
+    torch.manual_seed(args.seed)
+    text_encoder = build_text_encoder(len(tokenizer))
+    transformer = build_transformer()
+    params = list(transformer.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=args.dit_lr, weight_decay=0.01, betas=(0.9, 0.99))
+    state = {"step": 0, "seconds": 0.0, "history": [], "vae_step": cache["vae_step"]}
+    rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(11,)))
+    gen = torch.Generator().manual_seed(args.seed + 11)
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        transformer.load_state_dict(ck["transformer"])
+        text_encoder.load_state_dict(ck["text_encoder"])
+        opt.load_state_dict(ck["optimizer"])
+        state = ck["state"]
+        if state["vae_step"] != cache["vae_step"]:
+            raise SystemExit(f"{ckpt_path}: trained on latents of VAE step {state['vae_step']}, but "
+                             f"{cache_path} holds VAE step {cache['vae_step']}; delete one of them")
+        rng.bit_generator.state = ck["rng"]
+        gen.set_state(ck["torch_gen"])
+        log(work, "dit", note="resumed", step=state["step"])
+    transformer.train()
+    text_encoder.train()
+    state.update(clips=cache["clips"], batch=args.dit_batch, uncond=args.uncond, flow_shift=args.flow_shift,
+                 threads=args.threads)
+    prompt_source = PromptSource()
+    start = time.time()
+    last_save = start
+    running = []
+    mark = [start]
+
+    def save():
+        state["seconds"] += time.time() - mark[0]
+        mark[0] = time.time()
+        atomic_save({"transformer": transformer.state_dict(), "text_encoder": text_encoder.state_dict(),
+                     "optimizer": opt.state_dict(), "state": state, "rng": rng.bit_generator.state,
+                     "torch_gen": gen.get_state(), "latents_mean": cache["latents_mean"],
+                     "latents_std": cache["latents_std"]}, ckpt_path)
+
+    while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
+        d = durations[int(rng.choice(len(durations), p=weights))]
+        mean, std, specs = groups[d]
+        idx = rng.choice(len(specs), size=min(args.dit_batch, len(specs)), replace=False)
+        # The posterior mean: the posterior std of a VAE trained with a small KL weight is noise
+        # the sampler never has to produce.
+        x0 = (mean[idx].float() - lat_mean) / lat_std
+        prompts = []
+        for i in idx:
+            p = prompt_source(specs[int(i)], rng)
+            prompts.append("" if p is None or rng.random() < args.uncond else p)
+        sigma = sample_sigmas(len(idx), args.flow_shift, gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        s = sigma.view(-1, 1, 1, 1, 1)
+        xt = (1 - s) * x0 + s * noise
+        emb = encode_prompts(tokenizer, text_encoder, prompts)
+        pred = transformer(hidden_states=xt, timestep=sigma * 1000, encoder_hidden_states=emb,
+                           return_dict=False)[0]
+        loss = F.mse_loss(pred, noise - x0)
+        lr = args.dit_lr * min(1.0, (state["step"] + 1) / args.warmup)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        state["step"] += 1
+        running.append(loss.item())
+        if state["step"] % args.log_every == 0:
+            m = float(np.mean(running))
+            running = []
+            state["history"].append({"step": state["step"], "loss": m})
+            log(work, "dit", step=state["step"], loss=round(m, 5), lr=lr,
+                s_per_step=round((time.time() - start) / max(1, len(state["history"]) * args.log_every), 3))
+        if time.time() - last_save > args.save_minutes * 60:
+            save()
+            last_save = time.time()
+    save()
+    log(work, "dit", note="stopped", step=state["step"], seconds_total=round(state["seconds"], 1))
+
+
+# MARK: - Save and verify
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def stage_save(args) -> None:
+    from diffusers import UniPCMultistepScheduler, WanPipeline
+
+    work = Path(args.work)
+    out = Path(args.out)
+    tokenizer = load_tokenizer(work)
+    vae, vae_state = load_vae(work)
+    ck_path = work / "dit.pt"
+    if not ck_path.exists():
+        raise SystemExit(f"{ck_path}: no DiT checkpoint; run the dit stage first")
+    ck = torch.load(ck_path, weights_only=False)
+    dit_state = ck["state"]
+    if dit_state["vae_step"] != vae_state["step"]:
+        raise SystemExit(f"{ck_path}: trained on latents of VAE step {dit_state['vae_step']}, "
+                         f"but vae.pt is at step {vae_state['step']}")
+    vae.register_to_config(latents_mean=ck["latents_mean"], latents_std=ck["latents_std"])
+    text_encoder = build_text_encoder(len(tokenizer))
+    text_encoder.load_state_dict(ck["text_encoder"])
+    transformer = build_transformer()
+    transformer.load_state_dict(ck["transformer"])
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                        flow_shift=args.flow_shift, num_train_timesteps=1000, solver_order=2)
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder.eval(), vae=vae,
+                       scheduler=scheduler, transformer=transformer.eval())
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        pipe.save_pretrained(str(staged), safe_serialization=True)
+        settings = {"width": SIZE, "height": SIZE, "frames": 33, "fps": FPS, "steps": args.steps,
+                    "guidance": args.guidance, "flow_shift": args.flow_shift, "sampler": "unipc",
+                    "negative_prompt": NEGATIVE_PROMPT}
+        atomic_write_text(staged / "kinema.json", json.dumps(settings, indent=2) + "\n")
+        total = folder_bytes(staged)
+        info_path = work / "tokenizer_info.json"
+        tok_info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        atomic_write_text(staged / "MODEL_CARD.md", model_card(args, vae_state, dit_state, total,
+                                                               len(tokenizer), tok_info.get("prompts"), settings))
+        total = folder_bytes(staged)
+        if total > args.max_mb * 1e6:
+            raise SystemExit(f"{out}: saved pipeline is {total / 1e6:.1f} MB, over --max-mb {args.max_mb}")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    log(work, "save", out=str(out), megabytes=round(total / 1e6, 2), transformer_params=count(transformer),
+        text_encoder_params=count(text_encoder), vae_params=count(vae))
+
+
+def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, prompts: int | None,
+               settings: dict) -> str:
+    vh = vae_state["history"][-1] if vae_state["history"] else {}
+    dh = dit_state["history"][-1] if dit_state["history"] else {}
+    return f"""# Kinema-Tiny
+
+A small text-to-video model in the Wan2.1 architecture (diffusers `WanPipeline` layout), trained
+from scratch on the synthetic acting world of `tools/acting-world`: one cartoon character (six
+colours, five emotions, standing, walking left or right, jumping; close-up or wide shot; seven
+plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8 s.
+
+## Components
+
+- Tokenizer: SentencePiece unigram, {vocab} pieces, trained on {prompts} generated prompts
+  (identity normalizer: the model knows the prompt language of `tools/acting-world/prompts.py`
+  and little else; words outside it fall back to single characters or `<unk>`).
+- Text encoder: UMT5 encoder, {TEXT_ENCODER['num_layers']} layers, width {TEXT_ENCODER['d_model']},
+  trained from scratch jointly with the transformer (no pre-training).
+- VAE: `AutoencoderKLWan`, base_dim {VAE['base_dim']}, z_dim {VAE['z_dim']}, dim_mult {VAE['dim_mult']},
+  temporal compression 4, spatial compression 4 (Wan: 8; at 64 px an 8x grid is too coarse for
+  faces in wide shots). Frame counts are 4k+1.
+- Transformer: `WanTransformer3DModel`, {TRANSFORMER['num_layers']} layers,
+  {TRANSFORMER['num_attention_heads']} heads of {TRANSFORMER['attention_head_dim']}, FFN {TRANSFORMER['ffn_dim']}, patch 1x2x2.
+- Scheduler: UniPC, flow prediction, flow sigmas, shift {args.flow_shift}.
+
+## Training
+
+- VAE: {vae_state['step']} steps ({vae_state['seconds'] / 60:.1f} min), batch {vae_state.get('batch')} random
+  {vae_state.get('window')}-frame windows of freshly rendered clips; loss L1 + L2 + {vae_state.get('kl_weight')} x KL.
+  Last logged: {json.dumps(vh)}.
+- Transformer + text encoder: {dit_state['step']} steps ({dit_state['seconds'] / 60:.1f} min), batch
+  {dit_state.get('batch')}, on VAE latents of {dit_state.get('clips')} rendered clips, each step with a fresh
+  random phrasing of the clip's prompt; {dit_state.get('uncond')} of prompts empty for classifier-free
+  guidance. Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn
+  uniformly and shifted by {dit_state.get('flow_shift')}. Last logged: {json.dumps(dh)}.
+- Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
+- Hardware: CPU, {dit_state.get('threads')} torch threads.
+
+Reproduce (from the repository root, with the virtualenv of tools/reference/setup-venv.sh):
+
+    make train-tiny
+
+## Recommended settings (kinema.json)
+
+{json.dumps(settings)}
+
+## What it can and cannot do
+
+It only knows the acting world: prompts outside that vocabulary give arbitrary cartoon frames.
+How well it follows colour, emotion, motion, framing and cut timing is measured by the judge
+in `tools/acting-world/judge` on the held-out prompts; a model trained for only minutes will
+produce blurry, prompt-agnostic output. Size of this folder: {total / 1e6:.1f} MB.
+"""
+
+
+@torch.no_grad()
+def stage_verify(args) -> None:
+    from diffusers import WanPipeline
+    work = Path(args.work)
+    pipe = WanPipeline.from_pretrained(args.out, dtype=torch.float32)
+    prompt = "A blue character smiles in a close-up, then looks sad at 1 second."
+    start = time.time()
+    video = pipe(prompt=prompt, negative_prompt=NEGATIVE_PROMPT, height=SIZE, width=SIZE, num_frames=17,
+                 num_inference_steps=args.steps, guidance_scale=args.guidance,
+                 generator=torch.Generator().manual_seed(args.seed), output_type="np").frames[0]
+    frames = (np.clip(video, 0, 1) * 255).round().astype(np.uint8)
+    np.savez_compressed(work / "verify.npz", frames=frames, fps=np.float32(FPS))
+    log(work, "verify", prompt=prompt, shape=list(frames.shape), seconds=round(time.time() - start, 1),
+        mean=round(float(frames.mean()), 2), std=round(float(frames.std()), 2),
+        frame_to_frame=round(float(np.abs(np.diff(frames.astype(np.float32), axis=0)).mean()), 2))
+
+
+# MARK: - Command line
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=["tokenizer", "vae", "latents", "dit", "save", "verify", "all"])
+    p.add_argument("--work", default="out/train-tiny", help="checkpoints, caches and log.jsonl")
+    p.add_argument("--out", default="models/kinema-tiny", help="where `save` writes the pipeline")
+    p.add_argument("--minutes", type=float, default=180.0,
+                   help="time budget of the vae or dit stage; for `all`, split by --vae-share")
+    p.add_argument("--vae-share", type=float, default=0.25, help="share of --minutes for the VAE in `all`")
+    p.add_argument("--max-steps", type=int, default=0, help="stop a training stage after this many steps (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--prompts", type=int, default=50000, help="prompts the tokenizer is trained on")
+    p.add_argument("--vocab", type=int, default=TOKENIZER_VOCAB)
+    p.add_argument("--vae-batch", type=int, default=4)
+    p.add_argument("--vae-latent-frames", type=int, default=2, help="training window: 4*k+1 frames")
+    p.add_argument("--vae-lr", type=float, default=3e-4)
+    p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
+    p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
+    p.add_argument("--dit-batch", type=int, default=8)
+    p.add_argument("--dit-lr", type=float, default=3e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--uncond", type=float, default=0.1, help="share of empty prompts (guidance dropout)")
+    p.add_argument("--flow-shift", type=float, default=FLOW_SHIFT)
+    p.add_argument("--steps", type=int, default=20, help="sampling steps recommended and used by verify")
+    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--max-mb", type=float, default=30.0)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--save-minutes", type=float, default=5.0)
+    p.add_argument("--force", action="store_true", help="retrain the tokenizer even if it exists")
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(max(1, args.threads))
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    if args.stage in ("tokenizer", "all"):
+        stage_tokenizer(args)
+    # Once the DiT has started training on its latents, the VAE is frozen: `all` resumes the DiT.
+    frozen = args.stage == "all" and (Path(args.work) / "dit.pt").exists()
+    if args.stage == "vae" or (args.stage == "all" and not frozen):
+        stage_vae(args, args.minutes * (args.vae_share if args.stage == "all" else 1.0))
+    if args.stage == "latents" or (args.stage == "all" and not frozen):
+        stage_latents(args)
+    if args.stage in ("dit", "all"):
+        stage_dit(args, args.minutes * ((1 - args.vae_share) if args.stage == "all" else 1.0))
+    if args.stage in ("save", "all"):
+        stage_save(args)
+    if args.stage in ("verify", "all"):
+        stage_verify(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
