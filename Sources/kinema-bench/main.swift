@@ -12,7 +12,6 @@ let benchmarks: [(name: String, run: ([String]) throws -> Void)] = [
     ("weights", runWeightsBench),
     ("video", runVideoBench),
     ("tokenizer", runTokenizerBench),
-    ("dit", runDiTBench),
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())
