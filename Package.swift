@@ -19,6 +19,10 @@ let package = Package(
         .library(name: "Kinema", targets: ["Kinema"]),
         .executable(name: "kinema", targets: ["kinema-cli"]),
         .executable(name: "kinema-bench", targets: ["kinema-bench"]),
+        // The C library (include/kinema.h). The product name "kinema" belongs to the CLI, so
+        // the file is libKinemaC.so with the soname libkinema.so; `make lib` links
+        // .build/release/libkinema.so to it and `make install` installs it as libkinema.so.
+        .library(name: "KinemaC", type: .dynamic, targets: ["KinemaC"]),
     ],
     targets: [
         // OpenBLAS' CBLAS interface, found through pkg-config (libopenblas-dev).
@@ -46,6 +50,30 @@ let package = Package(
             dependencies: ["CBLAS", "CFFmpeg", "CKinemaSupport"],
             path: "Sources/Kinema",
             swiftSettings: kernelFlags
+        ),
+        // The C types of the public header (structs, enums, callbacks), shared by the Swift
+        // implementation and, through `make header`, by include/kinema.h.
+        .systemLibrary(name: "CKinemaAPI", path: "Sources/CKinemaAPI"),
+        // The C interface: `@_cdecl` functions over `GenerationEngine`. Linked into
+        // libkinema.so with the Swift runtime inside (a C host needs no Swift toolchain) and
+        // only the `kinema_*` symbols exported (Sources/KinemaC/exports.map).
+        .target(
+            name: "KinemaC",
+            dependencies: ["Kinema", "CKinemaAPI"],
+            path: "Sources/KinemaC",
+            exclude: ["exports.map"],
+            linkerSettings: [
+                .unsafeFlags([
+                    "-static-stdlib",
+                    // Foundation's implementation-only dependencies, which autolinking names
+                    // only for the shared toolchain libraries.
+                    "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCollections", "-l_FoundationCShims",
+                    "-lswiftSynchronization",
+                    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/KinemaC/exports.map",
+                    "-Xlinker", "--no-undefined",
+                    "-Xlinker", "-soname=libkinema.so",
+                ]),
+            ]
         ),
         .executableTarget(
             name: "kinema-cli",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the system packages Kinema builds against are present.
+# Makes sure the system packages Kinema builds against, and the tools its tests use, are present.
 # As root on Debian/Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # exact command to run and fails.
 set -euo pipefail
@@ -11,6 +11,23 @@ for p in "${packages[@]}"; do
         missing+=("$p")
     fi
 done
+
+# Tools the C and Python test suites use, installed only when the command is missing (a
+# toolchain's own clang or a pip-installed pytest is fine).
+need_command() {  # need_command COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+}
+need_command g++ g++
+need_command gcc gcc
+need_command clang clang
+need_command valgrind valgrind
+need_command nm binutils
+need_command python3 python3
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c "import pytest" >/dev/null 2>&1 || missing+=(python3-pytest)
+else
+    missing+=(python3-pytest)
+fi
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "error: the Swift toolchain (swift) is not on PATH; install Swift 5.9 or newer first." >&2

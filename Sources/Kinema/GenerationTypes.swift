@@ -135,6 +135,17 @@ public struct GenerationResult: Sendable {
     public var notes: [String]
     /// Decoded frames [frames, height, width, 3] in [0, 1], when requested.
     public var video: Tensor?
+
+    /// Public so that engines outside this module can conform to `GenerationEngine`.
+    public init(outputPath: String?, outputFormat: OutputFormat?, width: Int, height: Int, frames: Int,
+                fps: Double, steps: Int, guidance: Float, flowShift: Float, sampler: SamplerKind,
+                seed: UInt64, timings: GenerationTimings, notes: [String], video: Tensor?) {
+        self.outputPath = outputPath; self.outputFormat = outputFormat
+        self.width = width; self.height = height; self.frames = frames; self.fps = fps
+        self.steps = steps; self.guidance = guidance; self.flowShift = flowShift
+        self.sampler = sampler; self.seed = seed; self.timings = timings; self.notes = notes
+        self.video = video
+    }
 }
 
 /// Settings a model recommends, used for every `nil` field of a request.

@@ -134,9 +134,12 @@ struct UMT5Layer: Sendable {
         let attention: UnsafeMutablePointer<Float>
         let feedForward: UnsafeMutablePointer<Float>
         let bias: UnsafeMutablePointer<Float>
+        /// Input rows re-laid out by `PackedLinearWeight.apply`.
+        let packedInput: UnsafeMutablePointer<Float>
 
         init(config: UMT5Config, length: Int, queryBlock: Int) {
             let inner = config.innerDim
+            packedInput = .allocate(capacity: length * max(config.dModel, inner, config.dFF))
             normed = .allocate(capacity: length * config.dModel)
             qkv = .allocate(capacity: length * 3 * inner)
             attention = .allocate(capacity: length * inner)
@@ -146,7 +149,7 @@ struct UMT5Layer: Sendable {
 
         func deallocate() {
             normed.deallocate(); qkv.deallocate(); attention.deallocate()
-            feedForward.deallocate(); bias.deallocate()
+            feedForward.deallocate(); bias.deallocate(); packedInput.deallocate()
         }
     }
 
@@ -159,7 +162,8 @@ struct UMT5Layer: Sendable {
         weights.attentionNorm.withPointer { w in
             Norm.rmsNorm(x, rows: length, dim: d, weight: w, eps: eps, out: scratch.normed)
         }
-        weights.qkv.apply(scratch.normed, rows: length, rowStride: d, out: scratch.qkv, outStride: 3 * inner)
+        let workspace = scratch.packedInput
+        weights.qkv.apply(scratch.normed, rows: length, rowStride: d, out: scratch.qkv, outStride: 3 * inner, workspace: workspace)
 
         var q0 = 0
         while q0 < length {
@@ -175,14 +179,16 @@ struct UMT5Layer: Sendable {
                 scale: 1, logitBias: scratch.bias)
             q0 += count
         }
-        weights.attentionOutput.apply(scratch.attention, rows: length, rowStride: inner, out: x, outStride: d, accumulate: true)
+        weights.attentionOutput.apply(scratch.attention, rows: length, rowStride: inner, out: x, outStride: d,
+                                      accumulate: true, workspace: workspace)
 
         weights.feedForwardNorm.withPointer { w in
             Norm.rmsNorm(x, rows: length, dim: d, weight: w, eps: eps, out: scratch.normed)
         }
         let ff = feedForwardWidth
         let width = gated ? 2 * ff : ff
-        weights.feedForwardInput.apply(scratch.normed, rows: length, rowStride: d, out: scratch.feedForward, outStride: width)
+        weights.feedForwardInput.apply(scratch.normed, rows: length, rowStride: d, out: scratch.feedForward, outStride: width,
+                                       workspace: workspace)
         let hidden = scratch.feedForward
         let activation = self.activation
         Compute.parallelChunks(length) { start, end in
@@ -201,7 +207,8 @@ struct UMT5Layer: Sendable {
                 }
             }
         }
-        weights.feedForwardOutput.apply(hidden, rows: length, rowStride: width, out: x, outStride: d, accumulate: true)
+        weights.feedForwardOutput.apply(hidden, rows: length, rowStride: width, out: x, outStride: d,
+                                        accumulate: true, workspace: workspace)
     }
 
     /// bias[h][q][k] = table[bucket(k − q)][h] for the query rows `queries` and all keys.

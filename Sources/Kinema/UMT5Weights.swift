@@ -93,6 +93,8 @@ public struct UMT5Weights: Sendable {
         }
         try renamed.checkTensors(expected)
 
+        // The embedding (a quarter of UMT5-XXL) is read first, while little else is held: a
+        // reader that keeps a tensor's file pages mapped during the copy then peaks early.
         let embedding = try renamed.weight(embeddingName)
         var layers: [UMT5LayerWeights] = []
         layers.reserveCapacity(config.numLayers)

@@ -252,7 +252,7 @@ final class RGBConverter {
         guard let scaler else {
             throw KinemaError(.internalError, "no swscale context")
         }
-        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        var rgb = [UInt8](repeating: 0, count: width * height * 3 + 64)  // swscale SIMD padding
         let converted: Int32 = rgb.withUnsafeMutableBufferPointer { bp in
             let data = f.data, lines = f.linesize
             let sourcePlanes: [UnsafePointer<UInt8>?] = [data.0, data.1, data.2, data.3].map { $0.map { UnsafePointer($0) } }
@@ -264,6 +264,7 @@ final class RGBConverter {
         guard converted == f.height else {
             throw KinemaError.corrupt("swscale converted \(converted) of \(height) rows")
         }
+        rgb.removeLast(rgb.count - width * height * 3)
         return rgb
     }
 

@@ -339,7 +339,9 @@ final class MP4EncoderSession {
         }
         self.packet = packet
         scaler = try ColorConversion.makeRGBToYUV(width: width, height: height)
-        rgb = [UInt8](repeating: 0, count: width * height * 3)
+        // swscale's SIMD paths read up to AV_INPUT_BUFFER_PADDING_SIZE (64) bytes past the
+        // last pixel, so the staging buffer carries that much padding.
+        rgb = [UInt8](repeating: 0, count: width * height * 3 + 64)
     }
 
     /// Tries `options.encoders` in order; returns the first that opens, with its context.

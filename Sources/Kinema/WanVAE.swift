@@ -52,11 +52,13 @@ struct FrameSize: Equatable, Sendable {
 }
 
 /// One frame of a channel-first feature map [channels, height, width]. A frame has one owner
-/// at a time: a stage may overwrite the frames it is handed, and a stage that keeps a frame it
-/// was handed (as history) never hands it on.
+/// at a time: a stage may overwrite the frames it is handed, or free their storage once it is
+/// done with them (`discard`), and a stage that keeps a frame it was handed (as history)
+/// never hands it on.
 final class FeatureMap {
     let channels: Int, height: Int, width: Int
     let data: UnsafeMutablePointer<Float>
+    private var discarded = false
 
     /// Uninitialised storage; sizes come from validated configurations and inputs.
     init(channels: Int, height: Int, width: Int) {
@@ -64,7 +66,15 @@ final class FeatureMap {
         data = .allocate(capacity: max(1, channels * height * width))
     }
 
-    deinit { data.deallocate() }
+    deinit { if !discarded { data.deallocate() } }
+
+    /// Frees the storage before the object goes away (its owner still holds the reference
+    /// while a stage runs); `data` must not be used afterwards.
+    func discard() {
+        guard !discarded else { return }
+        discarded = true
+        data.deallocate()
+    }
 
     var plane: Int { height * width }
     var count: Int { channels * plane }
@@ -165,6 +175,9 @@ final class StreamingCausalConv {
         return out
     }
 
+    /// Whether pushed frames are kept (as history) after `push` returns.
+    var retainsInput: Bool { !keepsPartialSums && weights.kernel.t > 1 }
+
     /// Bytes kept between frames.
     var persistentBytes: Int {
         let kept = weights.kernel.t - 1
@@ -201,7 +214,11 @@ final class ConvolutionStage: VAEStage {
         inputBytes = floatBytes(w.inChannels * input.area)
     }
 
-    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] { [try conv.push(x, isLast: isLast)] }
+    func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
+        let y = try conv.push(x, isLast: isLast)
+        if !conv.retainsInput { x.discard() }
+        return [y]
+    }
     var persistentBytes: Int { conv.persistentBytes }
     var workingBytes: Int { inputBytes + conv.workingBytes }
 }
@@ -244,13 +261,17 @@ final class ResidualStage: VAEStage {
         }
         normalizeAndActivate(x, gamma: w.norm1)
         let y = try conv1.push(x, isLast: isLast)
+        if !conv1.retainsInput { x.discard() }
         normalizeAndActivate(y, gamma: w.norm2)
         return [try conv2.push(y, isLast: isLast)]
     }
 
     var persistentBytes: Int { conv1.persistentBytes + conv2.persistentBytes }
+    /// conv1 runs beside its input; conv2 beside conv1's output (the input is freed by then,
+    /// or kept as conv1's history, which `persistentBytes` counts).
     var workingBytes: Int {
-        floatBytes(w.conv1.inChannels * input.area) + max(conv1.workingBytes, floatBytes(w.conv1.outChannels * conv1.output.area) + conv2.workingBytes)
+        max(floatBytes(w.conv1.inChannels * input.area) + conv1.workingBytes,
+            floatBytes(w.conv1.outChannels * conv1.output.area) + conv2.workingBytes)
     }
 }
 
@@ -324,7 +345,10 @@ final class AttentionStage: VAEStage {
             let b = w.projBias[ch], row = x.data + ch * p
             for i in 0..<p { row[i] += b }
         }
-        return [output == frame ? x : window(of: x, at: frame, output)]
+        guard output != frame else { return [x] }
+        let cropped = window(of: x, at: frame, output)
+        x.discard()
+        return [cropped]
     }
 
     var persistentBytes: Int { 0 }
@@ -366,7 +390,11 @@ final class UpsampleStage: VAEStage {
     func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         defer { framesSeen += 1 }
         // The first frame skips the time convolution, which then starts with zero history.
-        guard let timeConv, framesSeen > 0 else { return [try spatialPass(x.data)] }
+        guard let timeConv, framesSeen > 0 else {
+            let out = try spatialPass(x.data)
+            x.discard()
+            return [out]
+        }
         let y = try timeConv.push(x, isLast: isLast)
         let half = w.conv.inChannels * input.area
         return [try spatialPass(y.data), try spatialPass(y.data + half)]
@@ -411,6 +439,7 @@ final class DownsampleStage: VAEStage {
         try w.conv.taps.withPointer { taps in
             try Convolution.accumulateFrame(input: x.data, geometry: spatial, weights: taps, outputs: [s.data])
         }
+        x.discard()
         guard let time = w.timeConv else { return [s] }
         defer { framesSeen += 1 }
         if framesSeen == 0 {
@@ -462,7 +491,9 @@ final class HeadStage: VAEStage {
 
     func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         normalizeAndActivate(x, gamma: gamma)
-        return [try conv.push(x, isLast: isLast)]
+        let y = try conv.push(x, isLast: isLast)
+        if !conv.retainsInput { x.discard() }
+        return [y]
     }
 
     var persistentBytes: Int { conv.persistentBytes }
@@ -665,8 +696,9 @@ public final class WanVAEDecoder: Sendable {
     let operations: [VAEOperation]
     let latentMean: [Float], latentStd: [Float]
 
-    /// Decoding switches to tiles when the whole-frame estimate exceeds this (3 GiB).
-    public static let defaultMemoryBudgetBytes = 3 << 30
+    /// Decoding switches to tiles when the whole-frame estimate exceeds this: 2.5 GiB, which
+    /// with the Wan2.1 decoder's 0.29 GB of float32 weights keeps a decode under 3 GB.
+    public static let defaultMemoryBudgetBytes = 5 << 29
 
     /// Loads the decoder half of a VAE checkpoint (diffusers or original Wan2.1 names). Every
     /// decoder tensor is checked; the encoder half may be present and is not read.

@@ -18,7 +18,9 @@ func medianSeconds(runs: Int, _ body: () throws -> Void) rethrows -> Double {
 func peakResidentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
     for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        // "VmHWM:\t 2931776 kB": the field is tab-separated and padded with spaces only below
+        // 10 GB, so split on both.
+        let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first ?? 0
         return kb * 1024
     }
     return 0

@@ -6,12 +6,13 @@ import Kinema
 
 let benchmarks: [(name: String, run: ([String]) throws -> Void)] = [
     ("gemm", runGEMMBench),
-    ("umt5", runUMT5Bench),
-    ("dit", runDiTBench),
     ("attention", runAttentionBench),
+    ("dit", runDiTBench),
+    ("vae", runVAEBench),
+    ("umt5", runUMT5Bench),
+    ("tokenizer", runTokenizerBench),
     ("weights", runWeightsBench),
     ("video", runVideoBench),
-    ("tokenizer", runTokenizerBench),
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -63,9 +63,14 @@ final class PackedLinearTests: XCTestCase {
             let initial = (0..<(m * outStride)).map { Float($0 % 7) }
             for accumulate in [false, true] {
                 var out = initial
+                // The accumulating run packs its input in a caller-provided workspace.
+                var workspace = [Float](repeating: .nan, count: m * k)
                 x.withPointer { xp in
                     out.withMutablePointer { op in
-                        packed.apply(xp, rows: m, rowStride: rowStride, out: op, outStride: outStride, accumulate: accumulate)
+                        workspace.withMutablePointer { wp in
+                            packed.apply(xp, rows: m, rowStride: rowStride, out: op, outStride: outStride,
+                                         accumulate: accumulate, workspace: accumulate ? wp : nil)
+                        }
                     }
                 }
                 var worst = 0.0
@@ -92,6 +97,12 @@ final class PackedLinearTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// A long input row makes the row blocks small (6 rows at 65536 inputs): 10 rows run as
+    /// two blocks against every panel, the short remainder merged into the last block.
+    func testRowBlocksOfLongInputs() throws {
+        try check([(.bf16, 3)], k: 65536, rows: [10])
     }
 
     func testStackedAndMixedParts() throws {

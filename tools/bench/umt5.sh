@@ -21,7 +21,7 @@ done
 
 swift build -c release --product kinema-bench >/dev/null
 
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 echo "== Kinema"
 kinema=$(.build/release/kinema-bench umt5 "$@" | tee /dev/stderr | grep '^RESULT')
 echo "== transformers, bfloat16"
@@ -39,13 +39,13 @@ else
 fi
 
 echo
-echo "UMT5 encoder, $layers layers ($(nproc) cores)"
-printf "%-24s %10s %14s %10s\n" "" "seconds" "peak RSS (GB)" "time/Kinema"
+echo "UMT5 encoder, $layers layers, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-24s %9s %12s %13s %12s\n" "" "seconds" "time/Kinema" "CPU-seconds" "peak RSS GB"
 ks=$(field seconds "$kinema")
 row() {
-    local s r
-    s=$(field seconds "$2"); r=$(field peak_rss_bytes "$2")
-    printf "%-24s %10.3f %14.2f %9.2fx\n" "$1" "$s" "$(awk "BEGIN{print $r/1e9}")" "$(awk "BEGIN{print $s/$ks}")"
+    local s c r
+    s=$(field seconds "$2"); c=$(field cpu_seconds "$2"); r=$(field peak_rss_bytes "$2")
+    printf "%-24s %9.3f %11.2fx %13.3f %12.2f\n" "$1" "$s" "$(awk "BEGIN{print $s/$ks}")" "$c" "$(awk "BEGIN{print $r/1e9}")"
 }
 row "Kinema (bf16 weights)" "$kinema"
 row "transformers bfloat16" "$bf16"

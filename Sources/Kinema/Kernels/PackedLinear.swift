@@ -11,6 +11,8 @@
 // weights. Arithmetic is float32 throughout, so results equal a float32 GEMM on the widened
 // weights up to summation order.
 
+import Foundation
+
 /// Eight float32 lanes: one AVX register, the unit of the micro-kernel.
 typealias Lane8 = SIMD8<Float>
 
@@ -38,6 +40,8 @@ public struct PackedLinearWeight: Sendable {
     /// Rows of x handled per micro-kernel call (6 × 2 accumulators + 2 weight vectors + 1
     /// broadcast fit the 16 AVX registers).
     static let rowBlock = 6
+    /// Bytes of packed input rows processed against all panels before moving on.
+    static let inputBlockBytes = 2 << 20
 
     var panelCount: Int { (outFeatures + Self.panelWidth - 1) / Self.panelWidth }
     var wordsPerStep: Int { element == .f32 ? 16 : 8 }
@@ -134,9 +138,12 @@ public struct PackedLinearWeight: Sendable {
     ///
     /// `x` rows are `inFeatures` long, `rowStride` apart; `out` rows are `outFeatures` long,
     /// `outStride` apart. The output features are split over the compute threads.
+    /// `workspace`, when given, must hold `rows × inFeatures` floats; it saves an allocation
+    /// per call for callers that run many products in a row.
     public func apply(
         _ x: UnsafePointer<Float>, rows m: Int, rowStride: Int,
-        out: UnsafeMutablePointer<Float>, outStride: Int, accumulate: Bool = false
+        out: UnsafeMutablePointer<Float>, outStride: Int, accumulate: Bool = false,
+        workspace: UnsafeMutablePointer<Float>? = nil
     ) {
         let n = outFeatures, k = inFeatures
         guard m > 0, n > 0 else { return }
@@ -145,8 +152,9 @@ public struct PackedLinearWeight: Sendable {
             return
         }
         // x packed per block of 6 rows, input index outermost: the kernel reads it as one stream.
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-        defer { packed.deallocate() }
+        let owned = workspace == nil ? UnsafeMutablePointer<Float>.allocate(capacity: m * k) : nil
+        defer { owned?.deallocate() }
+        guard let packed = workspace ?? owned else { return }
         let blocks = (m + Self.rowBlock - 1) / Self.rowBlock
         Compute.parallelChunks(blocks) { start, end in
             for b in start..<end {
@@ -193,28 +201,77 @@ public struct PackedLinearWeight: Sendable {
         _ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ accumulate: Bool
     ) {
         let n = outFeatures, k = inFeatures, stride = panelWords
-        Compute.parallelChunks(panelCount) { start, end in
-            for p in start..<end {
-                let panel = panels + p * stride
-                let columns = min(Self.panelWidth, n - p * Self.panelWidth)
-                var r0 = 0
-                while r0 < m {
-                    let mr = min(Self.rowBlock, m - r0)
-                    let xp = packed + r0 * k
-                    let c = out + r0 * outStride + p * Self.panelWidth
-                    // Constant row counts so that each call inlines a kernel without dead rows.
-                    switch mr {
-                    case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
-                    case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
-                    case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
-                    case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
-                    case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
-                    default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
+        // Rows are taken in blocks whose packed inputs (~2 MB) stay in cache while every panel
+        // streams past them; a prompt of a few dozen tokens is a single block, so the weights
+        // are read once. Longer inputs read the weights once per block.
+        let blockRows = max(Self.rowBlock, Self.inputBlockBytes / (4 * k) / Self.rowBlock * Self.rowBlock)
+        var m0 = 0
+        while m0 < m {
+            let m1 = m - m0 <= blockRows + blockRows / 2 ? m : m0 + blockRows
+            PanelQueue.run(panelCount) { start, end in
+                for p in start..<end {
+                    let panel = panels + p * stride
+                    let columns = min(Self.panelWidth, n - p * Self.panelWidth)
+                    var r0 = m0
+                    while r0 < m1 {
+                        let mr = min(Self.rowBlock, m1 - r0)
+                        let xp = packed + r0 * k
+                        let c = out + r0 * outStride + p * Self.panelWidth
+                        // Constant row counts so that each call inlines a kernel without dead rows.
+                        switch mr {
+                        case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
+                        case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
+                        case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
+                        case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
+                        case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
+                        default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
+                        }
+                        r0 += mr
                     }
-                    r0 += mr
                 }
             }
+            m0 = m1
         }
+    }
+}
+
+// MARK: - Work distribution
+
+/// Hands out panels in small batches to `Compute.threadCount` workers. A static split into one
+/// range per thread finishes only when the slowest thread does, which on a shared machine is
+/// whichever the scheduler paused; batches let the other workers take over its share. Each
+/// panel is still computed by one thread in a fixed order, so results do not depend on it.
+private final class PanelQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+    private let batch: Int
+
+    private init(count: Int, batch: Int) {
+        self.count = count
+        self.batch = batch
+    }
+
+    static func run(_ count: Int, _ body: (Int, Int) -> Void) {
+        let workers = min(Compute.threadCount, count)
+        guard workers > 1 else {
+            if count > 0 { body(0, count) }
+            return
+        }
+        // About 16 batches per worker.
+        let queue = PanelQueue(count: count, batch: max(1, count / (16 * workers)))
+        Compute.parallelChunks(workers) { _, _ in
+            while let range = queue.take() { body(range.lowerBound, range.upperBound) }
+        }
+    }
+
+    private func take() -> Range<Int>? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < count else { return nil }
+        let start = next
+        next = min(count, start + batch)
+        return start..<next
     }
 }
 
@@ -288,7 +345,9 @@ private enum BFloat16Pairs: PanelDecoding {
     }
 }
 
-/// IEEE-half pairs, widened exactly with the same bit arithmetic as `Widening.halfToFloatBits`.
+/// IEEE-half pairs, widened exactly (the same values as `Widening.halfToFloatBits`) with
+/// integer and float arithmetic only: Swift's SIMD comparisons and selects are not inlined
+/// and would make this path a hundred times slower.
 private enum Float16Pairs: PanelDecoding {
     static var wordsPerStep: Int { 8 }
     @inline(__always)
@@ -297,18 +356,17 @@ private enum Float16Pairs: PanelDecoding {
         return (widen(w & 0xFFFF), widen(w &>> 16))
     }
 
+    /// Exponent and mantissa moved up 13 bits read as a float32 are the half's value times
+    /// 2⁻¹¹²; multiplying by 2¹¹² is exact for normal and subnormal halves alike. Infinity and
+    /// NaN (magnitude ≥ 0x7C00, i.e. magnitude + 0x400 reaching bit 15) get the all-ones
+    /// exponent OR-ed in, keeping the NaN payload.
     @inline(__always)
     static func widen(_ h: SIMD8<UInt32>) -> Lane8 {
         let sign = (h & 0x8000) &<< 16
         let magnitude = h & 0x7FFF
-        let rebiased = (magnitude &<< 13) &+ 0x3800_0000
-        let infOrNaN = rebiased &+ 0x3800_0000
-        let subnormal = unsafeBitCast(
-            unsafeBitCast(rebiased &+ 0x0080_0000, to: Lane8.self) - Lane8(repeating: Float(bitPattern: 0x3880_0000)),
-            to: SIMD8<UInt32>.self)
-        var bits = rebiased.replacing(with: subnormal, where: magnitude .< 0x0400)
-        bits.replace(with: infOrNaN, where: magnitude .>= 0x7C00)
-        return unsafeBitCast(bits | sign, to: Lane8.self)
+        let scaled = unsafeBitCast(magnitude &<< 13, to: Lane8.self) * Lane8(repeating: 0x1p112)
+        let infOrNaN = (0 &- ((magnitude &+ 0x400) &>> 15)) & 0x7F80_0000
+        return unsafeBitCast(unsafeBitCast(scaled, to: SIMD8<UInt32>.self) | infOrNaN | sign, to: Lane8.self)
     }
 }
 

@@ -1,0 +1,233 @@
+"""Tests for the acting-world generator, prompts, held-out set, video reading and judge.
+
+    python -m unittest discover -s tools/acting-world/tests -v
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "judge"))
+
+from generate import (HELDOUT_PATH, TRAIN_NAMESPACE, load_jsonl, sample_clip)  # noqa: E402
+from prompts import COLOUR_WORDS, sample_spec, spec_to_prompt, spec_to_timeline  # noqa: E402
+from world import (ACTIONS, COLOUR_NAMES, EMOTIONS, FRAMINGS, ClipSpec, EmotionEvent, Shot,  # noqa: E402
+                   render_clip)
+
+try:
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
+
+def two_shot_spec() -> ClipSpec:
+    return ClipSpec(colour="green", duration=4.0, shots=[
+        Shot(start=0.0, end=2.0, framing="closeup", action="left", background="white",
+             emotions=[EmotionEvent(0.0, "angry"), EmotionEvent(1.0, "happy")], x_start=0.6, x_end=0.4),
+        Shot(start=2.0, end=4.0, framing="wide", action="jump", background="dark",
+             emotions=[EmotionEvent(2.0, "sad")], x_start=0.5, x_end=0.5),
+    ])
+
+
+class SpecTests(unittest.TestCase):
+    def test_round_trip(self):
+        rng = np.random.default_rng(3)
+        for _ in range(50):
+            spec = sample_spec(rng, float(rng.choice([2.0, 4.5, 8.0])))
+            again = ClipSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+            self.assertEqual(again.to_dict(), spec.to_dict())
+
+    def test_rejects_bad_specs(self):
+        d = two_shot_spec().to_dict()
+        bad_colour = json.loads(json.dumps(d))
+        bad_colour["colour"] = "pink"
+        with self.assertRaisesRegex(ValueError, "colour"):
+            ClipSpec.from_dict(bad_colour)
+        gap = json.loads(json.dumps(d))
+        gap["shots"][1]["start"] = 2.5
+        gap["shots"][1]["emotions"][0]["time"] = 2.5
+        with self.assertRaisesRegex(ValueError, "shot 1"):
+            ClipSpec.from_dict(gap)
+        late = json.loads(json.dumps(d))
+        late["shots"][0]["emotions"][1]["time"] = 2.0
+        with self.assertRaisesRegex(ValueError, "emotion event"):
+            ClipSpec.from_dict(late)
+        missing = json.loads(json.dumps(d))
+        del missing["shots"][0]["framing"]
+        with self.assertRaisesRegex(ValueError, "malformed"):
+            ClipSpec.from_dict(missing)
+
+
+class RenderTests(unittest.TestCase):
+    def test_labels_follow_the_spec(self):
+        frames, lab = render_clip(two_shot_spec(), size=64, fps=8)
+        self.assertEqual(frames.shape, (32, 64, 64, 3))
+        self.assertEqual(frames.dtype, np.uint8)
+        self.assertEqual(np.flatnonzero(lab["is_cut"]).tolist(), [16])
+        self.assertEqual(lab["shot"].tolist(), [0] * 16 + [1] * 16)
+        emo = [EMOTIONS[i] for i in lab["emotion"]]
+        # change at 1.0 s with a 0.25 s transition centred there: frame 8 (1.0 s) is half-way
+        self.assertEqual(emo[:8], ["angry"] * 8)
+        self.assertEqual(emo[8:16], ["happy"] * 8)
+        self.assertEqual(emo[16:], ["sad"] * 16)
+        self.assertTrue(np.all(np.diff(lab["x"][:16]) < 0), "moving left must decrease x")
+        self.assertAlmostEqual(float(lab["x"][0]), 0.6, places=5)
+        self.assertEqual(set(lab["colour"].tolist()), {COLOUR_NAMES.index("green")})
+        self.assertEqual(lab["framing"].tolist(), [0] * 16 + [1] * 16)
+        self.assertEqual(set(lab["action"].tolist()), {ACTIONS.index("left"), ACTIONS.index("jump")})
+        jump_y = lab["y"][16:]
+        self.assertGreater(float(jump_y.max() - jump_y.min()), 0.15, "jumps must lift the head")
+        # the hard cut changes the picture far more than any in-shot step
+        diffs = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+        self.assertEqual(int(np.argmax(diffs)) + 1, 16)
+
+    def test_other_sizes_and_rates(self):
+        spec = two_shot_spec()
+        for size in (96, 128):
+            frames, lab = render_clip(spec, size=size, fps=8)
+            self.assertEqual(frames.shape, (32, size, size, 3))
+        frames, lab = render_clip(spec, size=64, fps=16)
+        self.assertEqual(frames.shape[0], 64)
+        self.assertEqual(np.flatnonzero(lab["is_cut"]).tolist(), [32])
+
+    def test_deterministic(self):
+        a = sample_clip(5, TRAIN_NAMESPACE, 17)
+        b = sample_clip(5, TRAIN_NAMESPACE, 17)
+        self.assertEqual(a[1], b[1])
+        self.assertEqual(a[0].to_dict(), b[0].to_dict())
+        fa, _ = render_clip(a[0])
+        fb, _ = render_clip(b[0])
+        self.assertTrue(np.array_equal(fa, fb))
+
+
+class PromptTests(unittest.TestCase):
+    def test_prompts_state_colour_and_every_event_time(self):
+        rng = np.random.default_rng(11)
+        for _ in range(300):
+            spec = sample_spec(rng, float(rng.choice(np.arange(2.0, 8.01, 0.5))))
+            prompt = spec_to_prompt(spec, rng)
+            self.assertTrue(prompt.endswith("."), prompt)
+            words = set(re.findall(r"[a-z]+", prompt.lower()))
+            self.assertTrue(words & set(COLOUR_WORDS[spec.colour]), prompt)
+            events = {s.start for s in spec.shots[1:]} | {e.time for s in spec.shots for e in s.emotions[1:]}
+            numbers = {float(n) for n in re.findall(r"\d+(?:\.\d+)?", prompt)}
+            self.assertEqual(numbers, events, prompt)
+            tl = spec_to_timeline(spec)
+            self.assertEqual(tl["cuts"], [s.start for s in spec.shots[1:]])
+            covered = sum(e["end"] - e["start"] for e in tl["emotions"])
+            self.assertAlmostEqual(covered, spec.duration)
+
+    def test_spec_grid_rules(self):
+        rng = np.random.default_rng(12)
+        for _ in range(300):
+            spec = sample_spec(rng, float(rng.choice(np.arange(2.0, 8.01, 0.5))))
+            for s in spec.shots:
+                self.assertGreaterEqual(s.end - s.start, 1.5)
+                for e in s.emotions[1:]:
+                    self.assertEqual(e.time * 2, round(e.time * 2))
+                    self.assertLessEqual(e.time, s.end - 1.0)
+            for a, b in zip(spec.shots, spec.shots[1:]):
+                self.assertNotEqual(a.background, b.background)
+
+
+class HeldoutTests(unittest.TestCase):
+    def test_heldout_is_valid_and_disjoint(self):
+        rows = load_jsonl(HELDOUT_PATH)
+        self.assertGreaterEqual(len(rows), 60)
+        self.assertEqual(len({r["id"] for r in rows}), len(rows))
+        prompts = {r["prompt"] for r in rows}
+        self.assertEqual(len(prompts), len(rows))
+        for r in rows:
+            spec = ClipSpec.from_dict(r["spec"])
+            self.assertEqual(r["timeline"], json.loads(json.dumps(spec_to_timeline(spec))))
+        # the raw training stream (no exclusion) shares no prompt with the held-out set
+        train = {sample_clip(0, TRAIN_NAMESPACE, i)[1] for i in range(2000)}
+        self.assertEqual(prompts & train, set())
+        seen = {f"{k}:{v}" for r in rows for s in r["timeline"]["shots"]
+                for k, v in s.items() if k in ("colour", "action", "framing")}
+        seen |= {f"emotion:{e['emotion']}" for r in rows for e in r["timeline"]["emotions"]}
+        expected = {f"colour:{c}" for c in COLOUR_NAMES} | {f"action:{a}" for a in ACTIONS} | \
+            {f"framing:{f}" for f in FRAMINGS} | {f"emotion:{e}" for e in EMOTIONS}
+        self.assertEqual(seen, expected)
+
+
+@unittest.skipUnless(HAVE_TORCH, "torch not installed")
+class JudgeTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        from model import DEFAULT_WEIGHTS, Judge
+        if not DEFAULT_WEIGHTS.exists():
+            raise unittest.SkipTest("judge.pt not trained")
+        cls.judge = Judge.load(DEFAULT_WEIGHTS)
+
+    def test_video_forms_read_back(self):
+        from PIL import Image
+        from safetensors.numpy import save_file
+        from video_io import load_video
+
+        frames, _ = render_clip(two_shot_spec(), size=64, fps=8)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            video = frames.astype(np.float32) / 255.0
+            save_file({"video": video}, str(tmp / "a.safetensors"), metadata={"fps": "8"})
+            got, fps = load_video(tmp / "a.safetensors")
+            self.assertEqual(fps, 8.0)
+            self.assertTrue(np.array_equal(got, video))
+            (tmp / "png").mkdir()
+            for i, f in enumerate(frames):
+                Image.fromarray(f).save(tmp / "png" / f"{i:04d}.png")
+            got, fps = load_video(tmp / "png")
+            self.assertIsNone(fps)
+            self.assertTrue(np.array_equal(got, video))
+            save_file({"frames": video}, str(tmp / "b.safetensors"))
+            with self.assertRaisesRegex(ValueError, "video"):
+                load_video(tmp / "b.safetensors")
+            save_file({"video": video[..., :2].copy()}, str(tmp / "c.safetensors"))
+            with self.assertRaisesRegex(ValueError, "F, H, W, 3"):
+                load_video(tmp / "c.safetensors")
+
+    def test_scores_a_rendered_clip_and_catches_mismatches(self):
+        from score import score_clip
+
+        spec = two_shot_spec()
+        frames, _ = render_clip(spec, size=64, fps=8)
+        tl = spec_to_timeline(spec)
+        r = score_clip(self.judge, frames, 8.0, tl)
+        for metric in ("colour", "emotion", "motion", "framing", "cuts"):
+            self.assertEqual(r["accuracy"][metric], 1.0, (metric, r))
+        self.assertEqual(r["cut_errors_s"], [0.0])
+
+        wrong = json.loads(json.dumps(tl))
+        for s in wrong["shots"]:
+            s["colour"] = "purple"
+        wrong["shots"][0]["action"] = "right"
+        wrong["emotions"] = [{"start": 0.0, "end": 4.0, "emotion": "surprised"}]
+        wrong["cuts"] = [1.0]
+        r = score_clip(self.judge, frames, 8.0, wrong)
+        self.assertEqual(r["accuracy"]["colour"], 0.0)
+        self.assertEqual(r["accuracy"]["emotion"], 0.0)
+        self.assertEqual(r["accuracy"]["motion"], 0.5)
+        self.assertEqual(r["accuracy"]["cuts"], 0.0)
+
+        # a single continuous shot misses the intended cut
+        one_shot = ClipSpec(colour="green", duration=4.0, shots=[
+            Shot(start=0.0, end=4.0, framing="closeup", action="still", background="white",
+                 emotions=[EmotionEvent(0.0, "angry")])])
+        frames, _ = render_clip(one_shot, size=64, fps=8)
+        r = score_clip(self.judge, frames, 8.0, tl)
+        self.assertEqual((r["cuts_missed"], r["cuts_spurious"]), (1, 0))
+        self.assertEqual(r["accuracy"]["cuts"], 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
