@@ -131,6 +131,7 @@ public final class SafeTensorsFile: TensorSource, @unchecked Sendable {
             }
             initialized = count
         }
+        releasePages(of: entry)
         return Tensor(unchecked: entry.info.shape, data: data)
     }
 
@@ -147,8 +148,24 @@ public final class SafeTensorsFile: TensorSource, @unchecked Sendable {
         case .bf16:
             storage = .bf16(copyElements(UInt16.self, from: source, count: count))
         }
+        releasePages(of: entry)
         return WeightData(unchecked: entry.info.shape, storage: storage)
     }
+
+    /// Drops the mapped pages of a tensor that has just been copied out, so that loading a
+    /// model holds each weight once (in its array) rather than twice (array plus resident file
+    /// pages) until the file is closed. The mapping stays valid: a later read faults the pages
+    /// back in from the page cache, so this changes memory use only, never the data.
+    private func releasePages(of entry: Entry) {
+        let page = SafeTensorsFile.pageSize
+        let start = entry.fileOffset, end = entry.fileOffset + entry.info.byteCount
+        let first = (start + page - 1) / page * page
+        let last = end / page * page
+        guard last > first, last <= mappedSize else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, Int32(MADV_DONTNEED))
+    }
+
+    private static let pageSize = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
 
     private func lookup(_ name: String) throws -> Entry {
         guard let entry = entries[name] else {

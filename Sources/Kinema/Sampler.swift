@@ -138,6 +138,7 @@ public struct FlowSolver: Sendable {
     private var lastSample: [Float]?
     private var lastOrder = 0
     private var lowerOrderCount = 0
+    private var latentShape: [Int]?
 
     public init(settings: SamplerSettings, steps: Int) throws {
         self.settings = settings
@@ -157,6 +158,10 @@ public struct FlowSolver: Sendable {
         guard velocity.shape == sample.shape else {
             throw KinemaError.shape("sampler: velocity \(velocity.shape) does not match the latent \(sample.shape)")
         }
+        if let latentShape, latentShape != sample.shape {
+            throw KinemaError.shape("sampler: latent \(sample.shape) differs from the \(latentShape) of earlier steps")
+        }
+        latentShape = sample.shape
         let next: [Float]
         switch settings.kind {
         case .euler: next = eulerStep(velocity.data, sample.data)

@@ -6,7 +6,8 @@ import Kinema
 /// padding a real prompt gets). Same shapes as tools/bench/dit_torch.py.
 ///
 /// Options: --layers N (default 30), --runs R (median of R after one warm-up, default 3), --threads T,
-/// --bf16 (weights kept as bfloat16 and widened per use), --text-rows K (default 64).
+/// --bf16 (weights kept as bfloat16 and widened per use), --text-rows K (default 64),
+/// --weights DIR (load a diffusers `transformer/` folder instead of generating weights).
 func runDiTBench(_ args: [String]) throws {
     let layers = Int(option("--layers", in: args) ?? "30") ?? 30
     let runs = max(Int(option("--runs", in: args) ?? "3") ?? 3, 1)
@@ -14,22 +15,37 @@ func runDiTBench(_ args: [String]) throws {
     let bf16 = args.contains("--bf16")
     if let t = option("--threads", in: args).flatMap(Int.init) { Compute.setThreadCount(t) }
 
-    var dims = WanTransformer.Dimensions.wan21T2V1_3B
-    dims.layers = layers
     let (frames, height, width, textLength) = (5, 32, 32, 512)
     let tokens = frames * (height / 2) * (width / 2)
-
-    let dtype: DType = bf16 ? .bf16 : .f32
-    let shapes = WanTransformerWeights.expectedShapes(dims)
-    var entries: [String: (dtype: DType, shape: [Int])] = [:]
-    for (name, shape) in shapes { entries[name] = (dtype, shape) }
-    let source = try GeneratedTensorSource(label: "random-wan-1.3b", entries: entries) { name, dtype, shape in
-        try randomWeight(name: name, dtype: dtype, shape: shape)
-    }
     let loadStart = DispatchTime.now().uptimeNanoseconds
-    let model = try WanTransformer(dimensions: dims, weights: source, keepStoredPrecision: true)
+    let model: WanTransformer
+    let weightBytes: Int
+    let weightsLabel: String
+    if let folder = option("--weights", in: args) {
+        // A diffusers `transformer/` folder: measures loading from disk as well.
+        let url = URL(fileURLWithPath: folder)
+        let config = try WanTransformerConfig.load(contentsOf: url.appendingPathComponent("config.json"))
+        let source = try SafeTensorsCollection(directory: url, prefix: "diffusion_pytorch_model")
+        weightBytes = source.names.reduce(0) { $0 + (source.info($1)?.byteCount ?? 0) }
+        model = try WanTransformer(config: config, weights: source, keepStoredPrecision: true)
+        weightsLabel = "from \(folder)"
+    } else {
+        var dims = WanTransformer.Dimensions.wan21T2V1_3B
+        dims.layers = layers
+        let dtype: DType = bf16 ? .bf16 : .f32
+        let shapes = WanTransformerWeights.expectedShapes(dims)
+        var entries: [String: (dtype: DType, shape: [Int])] = [:]
+        for (name, shape) in shapes { entries[name] = (dtype, shape) }
+        let source = try GeneratedTensorSource(label: "random-wan-1.3b", entries: entries) { name, dtype, shape in
+            try randomWeight(name: name, dtype: dtype, shape: shape)
+        }
+        weightBytes = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * dtype.byteSize
+        model = try WanTransformer(dimensions: dims, weights: source, keepStoredPrecision: true)
+        weightsLabel = bf16 ? "random, bf16 kept" : "random, f32"
+    }
     let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
-    let weightBytes = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * dtype.byteSize
+    let dims = model.dimensions
+    let rssAfterLoad = peakResidentBytes()
 
     let latent = try Tensor(shape: [16, frames, height, width],
                             data: randomArray(16 * frames * height * width, seed: 11))
@@ -50,8 +66,9 @@ func runDiTBench(_ args: [String]) throws {
     }
     let seconds = times.sorted()[times.count / 2]
     let flops = ditForwardFLOPs(dims, tokens: tokens, textRows: textLength)
-    print("Wan2.1-1.3B DiT forward, Kinema: layers \(layers), tokens \(tokens), text \(textLength) rows (\(real) non-zero), threads \(Compute.threadCount), weights \(bf16 ? "bf16 kept" : "f32")")
-    print(String(format: "load (random weights)      %8.2f s", loadSeconds))
+    print("Wan2.1-1.3B DiT forward, Kinema: layers \(dims.layers), tokens \(tokens), text \(textLength) rows (\(real) non-zero), threads \(Compute.threadCount), weights \(weightsLabel)")
+    print(String(format: "load                       %8.2f s (peak RSS after load %.2f GB)", loadSeconds,
+                 Double(rssAfterLoad) / 1e9))
     print(String(format: "prepare context (once)     %8.3f s (%d key/value rows per block)", prepareSeconds, prepared.rows))
     print(String(format: "forward, median of %d      %8.3f s   (all: %@)", runs, seconds,
                  times.map { String(format: "%.3f", $0) }.joined(separator: ", ")))

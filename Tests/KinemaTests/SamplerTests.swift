@@ -72,6 +72,19 @@ final class SamplerTests: XCTestCase {
         XCTAssertThrowsError(try SamplerSettings(config: euler))
     }
 
+    func testSolverRejectsChangingShapesAndExtraSteps() throws {
+        var solver = try FlowSolver(settings: .wanDefault, steps: 2)
+        let a = Tensor(zeros: [2, 1, 1, 1]), b = Tensor(zeros: [3, 1, 1, 1])
+        _ = try solver.step(velocity: a, sample: a)
+        XCTAssertThrowsError(try solver.step(velocity: b, sample: b))
+        XCTAssertThrowsError(try solver.step(velocity: a, sample: b))
+        _ = try solver.step(velocity: a, sample: a)
+        XCTAssertNil(solver.currentTimestep)
+        XCTAssertThrowsError(try solver.step(velocity: a, sample: a)) { error in
+            XCTAssertEqual((error as? KinemaError)?.code, .wrongState)
+        }
+    }
+
     func testInvalidSettingsAreErrors() {
         XCTAssertThrowsError(try FlowSchedule(settings: .wanDefault, steps: 0))
         XCTAssertThrowsError(try FlowSchedule(settings: SamplerSettings(kind: .unipc, shift: -1), steps: 4))
