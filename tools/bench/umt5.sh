@@ -21,21 +21,31 @@ done
 
 swift build -c release --product kinema-bench >/dev/null
 
+# Parameters: embedding 256384×4096 and 193 M per layer; bf16 needs 2 bytes each, float32 4,
+# plus ~1 GB of activations and runtime. Each run is refused rather than started when it would
+# not fit in what the machine has available now.
+params=$((1050132480 + layers * 192937984))
+available() { echo $(( $(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo) * 1024 )); }
+fits() { (( $1 < $(available) * 9 / 10 )); }
+if ! fits $((params * 2 + 1000000000)); then
+    echo "umt5.sh: $((params * 2 / 1000000000 + 1)) GB needed for bf16 weights, $(( $(available) / 1000000000 )) GB available; try --layers N" >&2
+    exit 1
+fi
+
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 echo "== Kinema"
 kinema=$(.build/release/kinema-bench umt5 "$@" | tee /dev/stderr | grep '^RESULT')
 echo "== transformers, bfloat16"
+fits $((params * 2 + 1000000000)) || { echo "umt5.sh: not enough memory left for the transformers run" >&2; exit 1; }
 bf16=$("$PYTHON" tools/bench/umt5_torch.py --dtype bfloat16 "$@" | tee /dev/stderr | grep '^RESULT')
 
-# float32: 4 bytes per parameter (embedding 256384×4096, 193 M per layer) plus ~1 GB.
-need=$(( (1050132480 + layers * 192937984) * 4 + 1000000000 ))
-available=$(( $(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo) * 1024 ))
 f32=""
-if (( need < available * 9 / 10 )); then
+need=$((params * 4 + 1000000000))
+if fits $need; then
     echo "== transformers, float32"
     f32=$("$PYTHON" tools/bench/umt5_torch.py --dtype float32 "$@" | tee /dev/stderr | grep '^RESULT')
 else
-    echo "== transformers, float32: skipped, needs $((need / 1000000000)) GB, $((available / 1000000000)) GB available (try --layers 6)"
+    echo "== transformers, float32: skipped, needs $((need / 1000000000)) GB, $(( $(available) / 1000000000 )) GB available (try --layers 6)"
 fi
 
 echo
