@@ -26,7 +26,7 @@ public final class UMT5Encoder: Sendable {
 
     /// Longest accepted prompt. UMT5 is trained on 512-token inputs and Wan encodes at most
     /// 512; the limit keeps an absurd input from asking for gigabytes of activations
-    /// (about 1.3 GB at this length for UMT5-XXL).
+    /// (about 2 GB at this length for UMT5-XXL, 232 KB per token).
     public static let maxTokens = 8192
 
     public init(weights: UMT5Weights) {
