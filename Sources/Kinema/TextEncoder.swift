@@ -24,6 +24,11 @@ public final class UMT5Encoder: Sendable {
     /// (heads × queries × keys floats) stays under this many values for long inputs.
     static let maxBiasValues = 1 << 24
 
+    /// Longest accepted prompt. UMT5 is trained on 512-token inputs and Wan encodes at most
+    /// 512; the limit keeps an absurd input from asking for gigabytes of activations
+    /// (about 2 GB at this length for UMT5-XXL, 232 KB per token).
+    public static let maxTokens = 8192
+
     public init(weights: UMT5Weights) {
         self.config = weights.config
         self.embedding = weights.embedding
@@ -42,13 +47,16 @@ public final class UMT5Encoder: Sendable {
     }
 
     /// Encodes the token ids of one prompt (no padding) and returns `last_hidden_state`,
-    /// [ids.count, d_model]. Every id must lie in 0..<vocab_size. Cancellation is checked
-    /// before each layer.
+    /// [ids.count, d_model]. Every id must lie in 0..<vocab_size, and there may be at most
+    /// `maxTokens` of them. Cancellation is checked before each layer.
     public func encode(ids: [Int32], cancel: CancellationToken? = nil) throws -> Tensor {
         let length = ids.count
         let d = config.dModel
         guard length > 0 else {
             throw KinemaError.invalidArgument("UMT5Encoder.encode: no token ids (a tokenized prompt holds at least </s>)")
+        }
+        guard length <= UMT5Encoder.maxTokens else {
+            throw KinemaError.invalidArgument("UMT5Encoder.encode: \(length) token ids exceed the limit of \(UMT5Encoder.maxTokens)")
         }
         for (position, id) in ids.enumerated() where id < 0 || Int(id) >= config.vocabSize {
             throw KinemaError.invalidArgument(

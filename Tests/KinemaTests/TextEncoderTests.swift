@@ -232,6 +232,9 @@ final class TextEncoderTests: XCTestCase {
         XCTAssertThrowsError(try encoder.encode(ids: [])) { error in
             XCTAssertEqual((error as? KinemaError)?.code, .invalidArgument)
         }
+        XCTAssertThrowsError(try encoder.encode(ids: [Int32](repeating: 5, count: UMT5Encoder.maxTokens + 1))) { error in
+            XCTAssertTrue("\(error)".contains("exceed the limit"), "\(error)")
+        }
         XCTAssertNoThrow(try encoder.encode(ids: [299, 0, 1]))
     }
 
