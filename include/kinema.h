@@ -364,8 +364,9 @@ void kinema_result_free(kinema_result *result);
 
 /* Starts a generation on a new background thread and stores its handle in *out_job. The parameters,
    their strings and initial latents are copied before this returns. The job's callbacks run on its
-   thread. On failure (invalid parameters, a bad handle) *out_job is set to NULL and nothing runs.
-   Free the job with kinema_job_free. */
+   thread. *out_job is set before the job's thread starts, so its callbacks may use it from the
+   first report. On failure (invalid parameters, a bad handle) *out_job is set to NULL and nothing
+   runs. Free the job with kinema_job_free. */
 kinema_status kinema_job_start(kinema_model *model, const kinema_generate_params *params,
                                kinema_job **out_job);
 

@@ -213,7 +213,7 @@ public func kinema_result_free(_ result: UnsafeMutablePointer<kinema_result>?) {
 
 // MARK: - Jobs
 
-/// Starts a generation on a new background thread and stores its handle in *out_job. The parameters, their strings and initial latents are copied before this returns. The job's callbacks run on its thread. On failure (invalid parameters, a bad handle) *out_job is set to NULL and nothing runs. Free the job with kinema_job_free.
+/// Starts a generation on a new background thread and stores its handle in *out_job. The parameters, their strings and initial latents are copied before this returns. The job's callbacks run on its thread. *out_job is set before the job's thread starts, so its callbacks may use it from the first report. On failure (invalid parameters, a bad handle) *out_job is set to NULL and nothing runs. Free the job with kinema_job_free.
 @_cdecl("kinema_job_start")
 public func kinema_job_start(_ model: UnsafeMutablePointer<kinema_model>?,
                              _ params: UnsafePointer<kinema_generate_params>?,
@@ -223,8 +223,17 @@ public func kinema_job_start(_ model: UnsafeMutablePointer<kinema_model>?,
         out_job.pointee = nil
         let handleObject = try HandleRegistry.shared.model(model)
         let job = Job(model: handleObject, settings: try JobSettings(params))
-        try job.start()
-        out_job.pointee = handle(job, as: kinema_job.self)
+        // The handle is published before the job's thread starts, so a callback may use the
+        // value the caller passed as out_job from the very first report.
+        let jobHandle = handle(job, as: kinema_job.self)
+        out_job.pointee = jobHandle
+        do {
+            try job.start()
+        } catch {
+            out_job.pointee = nil
+            _ = HandleRegistry.shared.remove(UnsafeRawPointer(jobHandle), as: Job.self)
+            throw error
+        }
     }
 }
 

@@ -300,7 +300,7 @@ static void bad_parameters(kinema_model *model) {
 /* MARK: - Jobs in the wrong order */
 
 struct callback_state {
-    kinema_job *volatile job;
+    kinema_job *job; /* written by kinema_job_start before the job thread exists */
     volatile int calls_after_free;
     volatile int freed;
     volatile kinema_status wait_status;
@@ -418,8 +418,9 @@ static void wrong_order(kinema_model *model) {
     p.output_path = NULL;
     p.progress_callback = wait_inside_callback;
     p.progress_user_data = &state;
-    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
-    state.job = job;
+    /* *out_job is set before the job's thread starts: the callback may read it at once. */
+    EXPECT_STATUS(kinema_job_start(model, &p, &state.job), KINEMA_OK);
+    job = state.job;
     EXPECT_STATUS(kinema_job_wait(job), KINEMA_OK);
     EXPECT(state.done && state.wait_status == KINEMA_ERROR_WRONG_STATE);
     kinema_job_free(job);
@@ -427,8 +428,8 @@ static void wrong_order(kinema_model *model) {
     /* kinema_job_free from the job's own callback: cancels, and no callback follows. */
     memset(&state, 0, sizeof state);
     p.progress_callback = free_inside_callback;
-    EXPECT_STATUS(kinema_job_start(model, &p, &job), KINEMA_OK);
-    state.job = job;
+    EXPECT_STATUS(kinema_job_start(model, &p, &state.job), KINEMA_OK);
+    job = state.job;
     for (i = 0; i < 200 && !state.freed; i++) sleep_seconds(0.01);
     sleep_seconds(0.3);
     EXPECT(state.freed && state.calls_after_free == 0);
