@@ -124,9 +124,8 @@ final class FeatureMap {
 /// In place: Wan's channel RMS norm (x / ‖x‖ · √C · γ), then SiLU.
 func normalizeAndActivate(_ x: FeatureMap, gamma: [Float]) {
     gamma.withPointer { g in
-        Norm.channelRMSNorm(x.data, channels: x.channels, positions: x.plane, gamma: g, bias: nil, out: x.data)
+        Norm.channelRMSNormSiLU(x.data, channels: x.channels, positions: x.plane, gamma: g, out: x.data)
     }
-    Activation.silu(x.data, count: x.count)
 }
 
 /// Bytes of `count` floats.
