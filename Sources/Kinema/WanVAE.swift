@@ -24,6 +24,11 @@
 // need no blending.
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 // MARK: - Regions and feature maps
 
@@ -55,40 +60,62 @@ struct FrameSize: Equatable, Sendable {
 /// at a time: a stage may overwrite the frames it is handed, or free their storage once it is
 /// done with them (`discard`), and a stage that keeps a frame it was handed (as history)
 /// never hands it on.
+///
+/// Frames of a megabyte or more are mapped straight from the system and unmapped when freed,
+/// so that memory goes back at once: through malloc, frames of every size allocated and freed
+/// in turn fragment the heap, and the resident size creeps up over a long video.
 final class FeatureMap {
     let channels: Int, height: Int, width: Int
     let data: UnsafeMutablePointer<Float>
+    private let mappedBytes: Int
     private var discarded = false
 
-    /// Uninitialised storage; sizes come from validated configurations and inputs.
-    init(channels: Int, height: Int, width: Int) {
+    static let mapThreshold = 1 << 20
+
+    /// Uninitialised storage; sizes come from validated configurations and inputs. Throws
+    /// `.outOfMemory` when the system has no memory for it.
+    init(channels: Int, height: Int, width: Int) throws {
         self.channels = channels; self.height = height; self.width = width
-        data = .allocate(capacity: max(1, channels * height * width))
+        let (plane, o0) = height.multipliedReportingOverflow(by: width)
+        let (count, o1) = channels.multipliedReportingOverflow(by: plane)
+        let (bytes, o2) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !o0, !o1, !o2 else { throw KinemaError(.outOfMemory, "feature map \(channels)×\(height)×\(width) is too large") }
+        if bytes >= FeatureMap.mapThreshold {
+            let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let p, p != MAP_FAILED else {
+                throw KinemaError(.outOfMemory, "cannot map \(bytes >> 20) MiB for a \(channels)×\(height)×\(width) feature map")
+            }
+            data = p.bindMemory(to: Float.self, capacity: max(1, count))
+            mappedBytes = bytes
+        } else {
+            data = .allocate(capacity: max(1, count))
+            mappedBytes = 0
+        }
     }
 
-    deinit { if !discarded { data.deallocate() } }
+    deinit { discard() }
 
     /// Frees the storage before the object goes away (its owner still holds the reference
     /// while a stage runs); `data` must not be used afterwards.
     func discard() {
         guard !discarded else { return }
         discarded = true
-        data.deallocate()
+        if mappedBytes > 0 { munmap(UnsafeMutableRawPointer(data), mappedBytes) } else { data.deallocate() }
     }
 
     var plane: Int { height * width }
     var count: Int { channels * plane }
 
     /// A frame whose channel c holds `values[c]` everywhere.
-    static func filled(channels: Int, height: Int, width: Int, values: [Float]) -> FeatureMap {
-        let f = FeatureMap(channels: channels, height: height, width: width)
+    static func filled(channels: Int, height: Int, width: Int, values: [Float]) throws -> FeatureMap {
+        let f = try FeatureMap(channels: channels, height: height, width: width)
         let plane = f.plane
         for c in 0..<channels { (f.data + c * plane).update(repeating: values[c], count: plane) }
         return f
     }
 
-    func copy() -> FeatureMap {
-        let f = FeatureMap(channels: channels, height: height, width: width)
+    func copy() throws -> FeatureMap {
+        let f = try FeatureMap(channels: channels, height: height, width: width)
         f.data.update(from: data, count: count)
         return f
     }
@@ -97,9 +124,8 @@ final class FeatureMap {
 /// In place: Wan's channel RMS norm (x / ‖x‖ · √C · γ), then SiLU.
 func normalizeAndActivate(_ x: FeatureMap, gamma: [Float]) {
     gamma.withPointer { g in
-        Norm.channelRMSNorm(x.data, channels: x.channels, positions: x.plane, gamma: g, bias: nil, out: x.data)
+        Norm.channelRMSNormSiLU(x.data, channels: x.channels, positions: x.plane, gamma: g, out: x.data)
     }
-    Activation.silu(x.data, count: x.count)
 }
 
 /// Bytes of `count` floats.
@@ -138,13 +164,13 @@ final class StreamingCausalConv {
         self.fillValues = fillValues ?? weights.bias
     }
 
-    private func newOutput() -> FeatureMap {
-        FeatureMap.filled(channels: weights.outChannels, height: output.height, width: output.width, values: fillValues)
+    private func newOutput() throws -> FeatureMap {
+        try FeatureMap.filled(channels: weights.outChannels, height: output.height, width: output.width, values: fillValues)
     }
 
     /// The frame the next `push` returns, so a caller can add into it beforehand.
-    func nextOutput() -> FeatureMap {
-        if pending.isEmpty { pending.append(newOutput()) }
+    func nextOutput() throws -> FeatureMap {
+        if pending.isEmpty { pending.append(try newOutput()) }
         return pending[0]
     }
 
@@ -154,14 +180,14 @@ final class StreamingCausalConv {
         let kt = weights.kernel.t
         if keepsPartialSums {
             let groups = isLast ? 1 : kt
-            while pending.count < groups { pending.append(newOutput()) }
+            while pending.count < groups { pending.append(try newOutput()) }
             let outputs = pending.prefix(groups).map { $0.data }
             try weights.taps.withPointer { taps in
                 try Convolution.accumulateFrame(input: x.data, geometry: geometry, weights: taps, outputs: outputs)
             }
             return pending.removeFirst()
         }
-        let out = nextOutput()
+        let out = try nextOutput()
         pending.removeAll()
         let frames = history + [x]
         for (j, frame) in frames.enumerated() {
@@ -251,7 +277,7 @@ final class ResidualStage: VAEStage {
     func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
         // The shortcut goes straight into the output under construction, so x can then be
         // normalised in place.
-        let out = conv2.nextOutput()
+        let out = try conv2.nextOutput()
         if let sc = w.shortcut, let shortcut {
             try sc.taps.withPointer { taps in
                 try Convolution.accumulateFrame(input: x.data, geometry: shortcut, weights: taps, outputs: [out.data])
@@ -291,8 +317,8 @@ func addWindow(of x: FeatureMap, at xRegion: PixelRegion, into out: FeatureMap, 
 }
 
 /// Copies a rectangle of x (at xRegion) into a new frame.
-func window(of x: FeatureMap, at xRegion: PixelRegion, _ region: PixelRegion) -> FeatureMap {
-    let out = FeatureMap(channels: x.channels, height: region.height, width: region.width)
+func window(of x: FeatureMap, at xRegion: PixelRegion, _ region: PixelRegion) throws -> FeatureMap {
+    let out = try FeatureMap(channels: x.channels, height: region.height, width: region.width)
     let dy = region.top - xRegion.top, dx = region.left - xRegion.left
     for c in 0..<x.channels {
         for r in 0..<region.height {
@@ -320,7 +346,7 @@ final class AttentionStage: VAEStage {
         let qkv = UnsafeMutablePointer<Float>.allocate(capacity: max(1, p * 3 * c))
         defer { qkv.deallocate() }
         do {
-            let normed = FeatureMap(channels: c, height: x.height, width: x.width)
+            let normed = try FeatureMap(channels: c, height: x.height, width: x.width)
             w.norm.withPointer { g in
                 Norm.channelRMSNorm(x.data, channels: c, positions: p, gamma: g, bias: nil, out: normed.data)
             }
@@ -346,7 +372,7 @@ final class AttentionStage: VAEStage {
             for i in 0..<p { row[i] += b }
         }
         guard output != frame else { return [x] }
-        let cropped = window(of: x, at: frame, output)
+        let cropped = try window(of: x, at: frame, output)
         x.discard()
         return [cropped]
     }
@@ -379,7 +405,7 @@ final class UpsampleStage: VAEStage {
     }
 
     private func spatialPass(_ source: UnsafePointer<Float>) throws -> FeatureMap {
-        let out = FeatureMap.filled(channels: w.conv.outChannels, height: output.height, width: output.width,
+        let out = try FeatureMap.filled(channels: w.conv.outChannels, height: output.height, width: output.width,
                                     values: w.conv.bias)
         try w.conv.taps.withPointer { taps in
             try Convolution.accumulateFrame(input: source, geometry: spatial, weights: taps, outputs: [out.data])
@@ -434,7 +460,7 @@ final class DownsampleStage: VAEStage {
     }
 
     func push(_ x: FeatureMap, isLast: Bool) throws -> [FeatureMap] {
-        let s = FeatureMap.filled(channels: w.conv.outChannels, height: output.height, width: output.width,
+        let s = try FeatureMap.filled(channels: w.conv.outChannels, height: output.height, width: output.width,
                                   values: w.conv.bias)
         try w.conv.taps.withPointer { taps in
             try Convolution.accumulateFrame(input: x.data, geometry: spatial, weights: taps, outputs: [s.data])
@@ -443,14 +469,14 @@ final class DownsampleStage: VAEStage {
         guard let time = w.timeConv else { return [s] }
         defer { framesSeen += 1 }
         if framesSeen == 0 {
-            last = s.copy()
+            last = try s.copy()
             return [s]
         }
         guard let first = waiting else {
             waiting = s
             return []
         }
-        let out = FeatureMap.filled(channels: time.outChannels, height: output.height, width: output.width,
+        let out = try FeatureMap.filled(channels: time.outChannels, height: output.height, width: output.width,
                                     values: time.bias)
         let frames = [last, first, s]
         let plain = FrameConvolution(inChannels: time.inChannels, outChannels: time.outChannels, kernelHeight: 1,
@@ -820,7 +846,7 @@ public final class WanVAEDecoder: Sendable {
             let pipeline = VAEPipeline(operations, inputSize: input, outputRegion: nil)
             for i in 0..<t {
                 var frames: [FeatureMap] = []
-                try pipeline.push(latentFrame(latent, i), isLast: i == t - 1, cancel: cancel) { frames.append($0) }
+                try pipeline.push(try latentFrame(latent, i), isLast: i == t - 1, cancel: cancel) { frames.append($0) }
                 let plane = size.height * size.width
                 var out = [Float](repeating: 0, count: channels * frames.count * plane)
                 out.withMutablePointer { op in
@@ -843,7 +869,7 @@ public final class WanVAEDecoder: Sendable {
             let pipeline = VAEPipeline(operations, inputSize: input, outputRegion: region)
             var n = 0
             for i in 0..<t {
-                try pipeline.push(latentFrame(latent, i), isLast: i == t - 1, cancel: cancel) { f in
+                try pipeline.push(try latentFrame(latent, i), isLast: i == t - 1, cancel: cancel) { f in
                     guard n < total else { throw KinemaError(.internalError, "Wan VAE decode produced more than \(total) frames") }
                     video.withMutablePointer { vp in
                         for c in 0..<channels {
@@ -884,9 +910,9 @@ public final class WanVAEDecoder: Sendable {
     }
 
     /// Latent frame i, un-normalised: z·std + mean per channel.
-    private func latentFrame(_ latent: Tensor, _ i: Int) -> FeatureMap {
+    private func latentFrame(_ latent: Tensor, _ i: Int) throws -> FeatureMap {
         let (z, t, h, w) = (latent.shape[0], latent.shape[1], latent.shape[2], latent.shape[3])
-        let f = FeatureMap(channels: z, height: h, width: w)
+        let f = try FeatureMap(channels: z, height: h, width: w)
         latent.data.withPointer { lp in
             for c in 0..<z {
                 let src = lp + (c * t + i) * h * w, dst = f.data + c * h * w
@@ -976,7 +1002,7 @@ public final class WanVAEEncoder: Sendable {
         let pipeline = VAEPipeline(operations, inputSize: FrameSize(height: h, width: w), outputRegion: nil)
         var latents: [FeatureMap] = []
         for i in 0..<f {
-            let frame = FeatureMap(channels: video.shape[0], height: h, width: w)
+            let frame = try FeatureMap(channels: video.shape[0], height: h, width: w)
             video.data.withPointer { vp in
                 for c in 0..<video.shape[0] {
                     (frame.data + c * h * w).update(from: vp + (c * f + i) * h * w, count: h * w)

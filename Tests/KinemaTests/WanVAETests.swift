@@ -238,6 +238,21 @@ final class WanVAETests: XCTestCase {
         }
     }
 
+    // MARK: - Kernels
+
+    func testFusedNormSiLUEqualsNormThenSiLU() throws {
+        let channels = 7, positions = 3000
+        let x = (0..<(channels * positions)).map { Float(sin(Double($0) * 0.37)) * 3 }
+        let gamma = (0..<channels).map { Float($0) * 0.3 - 0.8 }
+        let separate = try Tensor(shape: [channels, positions], data: x).channelRMSNorm(gamma: try Tensor(shape: [channels], data: gamma)).silu()
+        var fused = x
+        gamma.withPointer { g in
+            fused.withMutablePointer { p in Norm.channelRMSNormSiLU(p, channels: channels, positions: positions, gamma: g, out: p) }
+        }
+        // The scalar tails use expf, the vector loops expVec: a few ulps apart.
+        assertClose(try Tensor(shape: [channels, positions], data: fused), separate, tolerance: 1e-6, "fused norm+silu")
+    }
+
     // MARK: - Frame convolution kernel
 
     /// Plain loops: conv over a virtual input (window of a source, optional nearest ×2).
@@ -277,6 +292,10 @@ final class WanVAETests: XCTestCase {
                                           padTop: 0, padLeft: 1, inputHeight: 2 * h, inputWidth: 2 * w,
                                           outputHeight: 2 * h - 1, outputWidth: 2 * w - 3, upsample: 2,
                                           sourcePlaneStride: h * w, sourceRowStride: w)),
+            ("upsample window", FrameConvolution(inChannels: cin, outChannels: cout, kernelHeight: 3, kernelWidth: 3,
+                                                 padTop: -3, padLeft: 2, inputHeight: 2 * h, inputWidth: 2 * w,
+                                                 outputHeight: 9, outputWidth: 10, upsample: 2,
+                                                 sourcePlaneStride: h * w, sourceRowStride: w)),
             ("stride 2", FrameConvolution(inChannels: cin, outChannels: cout, kernelHeight: 3, kernelWidth: 3,
                                           strideHeight: 2, strideWidth: 2, padTop: 0, padLeft: 0, inputHeight: h, inputWidth: w,
                                           outputHeight: 3, outputWidth: 4, sourcePlaneStride: h * w, sourceRowStride: w)),

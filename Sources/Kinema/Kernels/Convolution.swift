@@ -240,6 +240,13 @@ public struct FrameConvolution: Sendable, Equatable {
             && outputHeight - padTop <= inputHeight
     }
 
+    /// Nearest ×2 then 3×3 (stride 1) over an even-sized virtual image: computed as four 2×2
+    /// convolutions of the source (`accumulateUpsampledFrame`).
+    var isUpsampled3x3: Bool {
+        upsample == 2 && kernelHeight == 3 && kernelWidth == 3 && strideHeight == 1 && strideWidth == 1
+            && inputHeight % 2 == 0 && inputWidth % 2 == 0
+    }
+
     /// Output rows per column band.
     var rowsPerBand: Int {
         max(1, min(outputHeight, Convolution.columnBudget / max(1, columnLength * outputWidth)))
@@ -277,6 +284,10 @@ extension Convolution {
         let plane = ho * wo, kLen = g.columnLength
         guard groups > 0, plane > 0 else { return }
 
+        if g.isUpsampled3x3 {
+            try accumulateUpsampledFrame(input: input, geometry: g, weights: weights, outputs: outputs)
+            return
+        }
         if g.readsSourceDirectly {
             let b = input + (-g.padTop) * wo
             for (i, out) in outputs.enumerated() {
@@ -322,8 +333,107 @@ extension Convolution {
         }
     }
 
+    /// Nearest ×2 upsampling followed by a 3×3 convolution, without the ×2 image and with
+    /// 4/9 of the products: output pixels of one row parity all read the same two source rows
+    /// (an even virtual row 2y sees source rows y−1, y, y through taps 0, 1, 2, an odd one
+    /// y, y, y+1), so each of the four parity classes is a 2×2 convolution of the source whose
+    /// taps are sums of the 3×3 taps. Each class gets its own columns and product, which is
+    /// then added into every second output pixel.
+    static func accumulateUpsampledFrame(
+        input: UnsafePointer<Float>, geometry g: FrameConvolution,
+        weights: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]
+    ) throws {
+        let groups = outputs.count, cout = g.outChannels, cin = g.inChannels
+        let ho = g.outputHeight, wo = g.outputWidth, plane = ho * wo
+        let sh = g.inputHeight / 2, sw = g.inputWidth / 2
+        let kLen = cin * 4, rows = groups * cout
+        // Which 3×3 taps fold into 2×2 tap t for parity e: e = 0 → {0}, {1, 2}; e = 1 → {0, 1}, {2}.
+        let fold: [[[Int]]] = [[[0], [1, 2]], [[0, 1], [2]]]
+        let phaseWeights = UnsafeMutablePointer<Float>.allocate(capacity: rows * kLen)
+        defer { phaseWeights.deallocate() }
+        let budgetRows = max(1, columnBudget / max(1, kLen * ((wo + 1) / 2)))
+        let bandCapacity = budgetRows * ((wo + 1) / 2)
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: kLen * bandCapacity)
+        defer { columns.deallocate() }
+        let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * bandCapacity)
+        defer { products.deallocate() }
+
+        for ey in 0..<2 {
+            // Output rows of this parity: (oy + 1 − padTop) ≡ ey (mod 2); their source row y.
+            let oyFirst = ((ey - 1 + g.padTop) % 2 + 2) % 2
+            let nR = ho > oyFirst ? (ho - oyFirst + 1) / 2 : 0
+            let y0 = (oyFirst + 1 - g.padTop - ey) / 2
+            for ex in 0..<2 {
+                let oxFirst = ((ex - 1 + g.padLeft) % 2 + 2) % 2
+                let nC = wo > oxFirst ? (wo - oxFirst + 1) / 2 : 0
+                let x0 = (oxFirst + 1 - g.padLeft - ex) / 2
+                guard nR > 0, nC > 0 else { continue }
+                for r in 0..<rows {
+                    for c in 0..<cin {
+                        let w = weights + (r * cin + c) * 9
+                        let dst = phaseWeights + r * kLen + c * 4
+                        for t in 0..<2 {
+                            for u in 0..<2 {
+                                var sum: Float = 0
+                                for dy in fold[ey][t] { for dx in fold[ex][u] { sum += w[dy * 3 + dx] } }
+                                dst[t * 2 + u] = sum
+                            }
+                        }
+                    }
+                }
+                let rowsPerBand = min(nR, max(1, bandCapacity / nC))
+                var k0 = 0
+                while k0 < nR {
+                    let nk = min(rowsPerBand, nR - k0)
+                    let n = nk * nC
+                    // Column (c·2 + t)·2 + u, entry kl·nC + j: source pixel
+                    // (y0 + k0 + kl − 1 + ey + t, x0 + j − 1 + ex + u), zero outside.
+                    Compute.parallelChunks(cin * 2, minChunk: 1) { s, e in
+                        for ct in s..<e {
+                            let c = ct / 2, t = ct % 2
+                            for u in 0..<2 {
+                                let dst = columns + (ct * 2 + u) * n
+                                let shift = x0 - 1 + ex + u
+                                let lo = min(nC, max(0, -shift)), hi = max(lo, min(nC, sw - shift))
+                                for kl in 0..<nk {
+                                    let d = dst + kl * nC
+                                    let sy = y0 + k0 + kl - 1 + ey + t
+                                    guard sy >= 0 && sy < sh else {
+                                        d.update(repeating: 0, count: nC)
+                                        continue
+                                    }
+                                    let srow = input + c * g.sourcePlaneStride + sy * g.sourceRowStride
+                                    if lo > 0 { d.update(repeating: 0, count: lo) }
+                                    if hi < nC { (d + hi).update(repeating: 0, count: nC - hi) }
+                                    if hi > lo { (d + lo).update(from: srow + lo + shift, count: hi - lo) }
+                                }
+                            }
+                        }
+                    }
+                    GEMM.sgemm(m: rows, n: n, k: kLen, a: phaseWeights, lda: kLen, b: columns, ldb: n,
+                               beta: 0, c: products, ldc: n)
+                    Compute.parallelChunks(rows * nk, minChunk: max(1, 8192 / nC)) { s, e in
+                        for rk in s..<e {
+                            let r = rk / nk, kl = rk % nk
+                            let oy = oyFirst + 2 * (k0 + kl)
+                            let dst = outputs[r / cout] + (r % cout) * plane + oy * wo + oxFirst
+                            let src = products + r * n + kl * nC
+                            for j in 0..<nC { dst[2 * j] += src[j] }
+                        }
+                    }
+                    k0 += nk
+                }
+            }
+        }
+    }
+
     /// Scratch bytes `accumulateFrame` allocates for `groups` outputs.
     static func scratchBytes(_ g: FrameConvolution, groups: Int) -> Int {
+        if g.isUpsampled3x3 {
+            let half = (g.outputWidth + 1) / 2, kLen = g.inChannels * 4
+            let band = max(1, columnBudget / max(1, kLen * half)) * half
+            return (groups * g.outChannels * kLen + (kLen + groups * g.outChannels) * band) * MemoryLayout<Float>.stride
+        }
         guard !g.readsSourceDirectly else { return 0 }
         let band = g.rowsPerBand * g.outputWidth
         return (g.columnLength + (groups > 1 ? groups * g.outChannels : 0)) * band * MemoryLayout<Float>.stride

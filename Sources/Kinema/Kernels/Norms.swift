@@ -76,6 +76,45 @@ public enum Norm {
         }
     }
 
+    /// `channelRMSNorm` without bias followed by SiLU (the pair that precedes every Wan VAE
+    /// convolution), writing each value once instead of twice. `out` may equal `x`. Results
+    /// match the two kernels run one after the other to a few ulps (exp is vectorised over
+    /// different runs of elements).
+    public static func channelRMSNormSiLU(
+        _ x: UnsafePointer<Float>, channels: Int, positions: Int,
+        gamma: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        guard channels > 0, positions > 0 else { return }
+        let rootC = Float(channels).squareRoot()
+        Compute.parallelChunks(positions, minChunk: 1024) { s, e in
+            let n = e - s
+            let inv = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { inv.deallocate() }
+            inv.update(repeating: 0, count: n)
+            for c in 0..<channels {
+                let row = x + c * positions + s
+                for i in 0..<n { inv[i] += row[i] * row[i] }
+            }
+            for i in 0..<n { inv[i] = rootC / max(inv[i].squareRoot(), 1e-12) }
+            for c in 0..<channels {
+                let row = x + c * positions + s
+                let dst = out + c * positions + s
+                let g = gamma[c]
+                var i = 0
+                while i + vecWidth <= n {
+                    let v = loadVec(row + i) * loadVec(inv + i) * g
+                    storeVec(v / (1 + expVec(-v)), dst + i)
+                    i += vecWidth
+                }
+                while i < n {
+                    let v = row[i] * inv[i] * g
+                    dst[i] = v / (1 + expf(-v))
+                    i += 1
+                }
+            }
+        }
+    }
+
     @inline(__always)
     static func rowSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = Vec(repeating: 0)
