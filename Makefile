@@ -2,12 +2,14 @@
 SWIFT ?= swift
 SWIFT_RELEASE = $(SWIFT) build -c release
 
-.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 clean lib header header-check install test-capi test-c test-python train-tiny
+.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 clean lib header header-check install test-capi test-c test-python train-tiny eval-tiny
 
 # Where `make install` puts libkinema.so, kinema.h and kinema.pc.
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+# The default model goes here; the library looks for it at <LIBDIR>/../share/kinema/models.
+MODELDIR ?= $(PREFIX)/share/kinema/models
 PYTHON ?= python3
 # The Swift compiler's declarations of the C functions, input of include/kinema.h.
 GENERATED_HEADER = .build/release/KinemaC.build/include/KinemaC-Swift.h
@@ -41,7 +43,7 @@ header-check: lib
 	$(PYTHON) tools/make-header.py --generated $(GENERATED_HEADER) --check
 
 # make install PREFIX=/some/prefix: lib/libkinema.so (Swift runtime inside, debug info
-# stripped), include/kinema.h, lib/pkgconfig/kinema.pc.
+# stripped), include/kinema.h, lib/pkgconfig/kinema.pc, and Kinema-Tiny in share/kinema/models.
 install: header-check
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 .build/release/libKinemaC.so $(DESTDIR)$(LIBDIR)/libkinema.so
@@ -50,6 +52,11 @@ install: header-check
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(KINEMA_VERSION)|g' pkgconfig/kinema.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/kinema.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/kinema.pc
+	if [ -f models/kinema-tiny/model_index.json ]; then \
+	    rm -rf $(DESTDIR)$(MODELDIR)/kinema-tiny && install -d $(DESTDIR)$(MODELDIR) && \
+	    cp -R models/kinema-tiny $(DESTDIR)$(MODELDIR)/kinema-tiny && \
+	    chmod -R u+rwX,go+rX,go-w $(DESTDIR)$(MODELDIR)/kinema-tiny; \
+	fi
 
 # The C interface's tests: header, layout, hostile caller, the installed library and the
 # example under valgrind (tests/c), then the Python binding (bindings/python/tests).
@@ -62,15 +69,16 @@ test-python: lib
 	@$(PYTHON) -c "import pytest" 2>/dev/null || { echo "error: the Python binding's tests need pytest for $(PYTHON) (pip install pytest)" >&2; exit 1; }
 	KINEMA_LIBRARY=$(CURDIR)/.build/release/libkinema.so $(PYTHON) -m pytest -q bindings/python/tests
 
-# The main job: generate a short video with the default model. Until the embedded
-# Kinema-Tiny model is committed under models/kinema-tiny, the smallest model the project
-# has is the tiny random-weight pipeline used by the tests (its output is noise).
-DEMO_MODEL ?= $(firstword $(wildcard models/kinema-tiny/model_index.json) Tests/KinemaTests/Fixtures/tiny-pipeline/model_index.json)
-DEMO_PROMPT ?= A blue cartoon face smiles, then turns sad at 1 second.
+# The main job: generate a short video with the default model, Kinema-Tiny (models/kinema-tiny,
+# found by the kinema program itself), at the size, frame rate, steps and guidance its
+# kinema.json recommends. Without Kinema-Tiny in the tree (a checkout that dropped it) it falls
+# back to the tiny random-weight pipeline of the tests, whose output is noise.
+DEMO_PROMPT ?= A blue cartoon character smiles in a close-up, then turns sad at 2 seconds; at 3 seconds it cuts to a wide shot where it jumps.
+DEMO_FALLBACK = --model Tests/KinemaTests/Fixtures/tiny-pipeline --width 64 --height 64 --fps 8
+DEMO_MODEL ?= $(if $(wildcard models/kinema-tiny/model_index.json),,$(DEMO_FALLBACK))
 demo: build
 	@mkdir -p out
-	.build/release/kinema generate --model $(dir $(DEMO_MODEL)) --prompt "$(DEMO_PROMPT)" \
-		--width 64 --height 64 --duration 2 --fps 8 --seed 1 --output out/demo.mp4
+	.build/release/kinema generate $(DEMO_MODEL) --prompt "$(DEMO_PROMPT)" --duration 5 --seed 1 --output out/demo.mp4
 	@echo "demo video: out/demo.mp4"
 
 # Benchmarks (not tests): each prints Kinema's numbers beside a reference run on the same
@@ -99,6 +107,13 @@ TRAIN_THREADS ?= 2
 train-tiny:
 	$(PYTHON) tools/train-tiny/train.py all --work out/train-tiny --out models/kinema-tiny \
 		--minutes $(TRAIN_MINUTES) --threads $(TRAIN_THREADS)
+
+# Generates every held-out acting-world prompt with the Swift engine (the kinema program) and
+# scores the clips with the judge; PYTHON needs torch (tools/reference/setup-venv.sh):
+# make eval-tiny PYTHON=tools/reference/.venv/bin/python [EVAL_ARGS="--limit 10"]
+EVAL_ARGS ?=
+eval-tiny: build
+	$(PYTHON) tools/acting-world/eval_tiny.py $(EVAL_ARGS)
 
 clean:
 	rm -rf .build

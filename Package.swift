@@ -59,7 +59,7 @@ let package = Package(
         // only the `kinema_*` symbols exported (Sources/KinemaC/exports.map).
         .target(
             name: "KinemaC",
-            dependencies: ["Kinema", "CKinemaAPI"],
+            dependencies: ["Kinema", "CKinemaAPI", "CKinemaSupport"],
             path: "Sources/KinemaC",
             exclude: ["exports.map"],
             linkerSettings: [

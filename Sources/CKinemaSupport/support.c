@@ -1,3 +1,7 @@
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+
 #include "CKinemaSupport.h"
 
 int ksupport_cpu_supported(void) {
@@ -7,4 +11,13 @@ int ksupport_cpu_supported(void) {
 #else
     return 1;
 #endif
+}
+
+const char *ksupport_own_image_path(void) {
+    Dl_info info;
+    if (dladdr((const void *)&ksupport_own_image_path, &info) == 0 || info.dli_fname == NULL ||
+        info.dli_fname[0] == '\0') {
+        return NULL;
+    }
+    return info.dli_fname;
 }

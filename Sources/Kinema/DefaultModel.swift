@@ -31,7 +31,17 @@ public enum DefaultModel {
     }
 
     /// The first candidate that holds a `model_index.json`, or an error listing where it looked.
+    /// A non-empty `$KINEMA_MODEL` is the caller's explicit choice: when it names no model
+    /// directory that is an error, not a reason to fall back to another model.
     public static func locate(relativeTo binary: URL? = nil) throws -> URL {
+        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty {
+            let url = URL(fileURLWithPath: env)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) else {
+                throw KinemaError(.missingComponent,
+                                  "\(environmentVariable)=\(env) is not a model directory (no model_index.json there)")
+            }
+            return url.standardizedFileURL
+        }
         let all = candidates(relativeTo: binary)
         for url in all where FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) {
             return url.standardizedFileURL

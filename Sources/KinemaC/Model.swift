@@ -1,18 +1,21 @@
 import CKinemaAPI
+import CKinemaSupport
 import Foundation
 import Kinema
 
-/// Where a NULL model path leads.
-enum DefaultModel {
-    /// The directory named by the KINEMA_MODEL environment variable.
+/// Where a NULL model path leads: `$KINEMA_MODEL`, else Kinema-Tiny installed beside this
+/// library (`<prefix>/share/kinema/models/kinema-tiny`) or in the source tree it was built in.
+enum LibraryDefaultModel {
+    /// The file this library was loaded from (libkinema.so), as the dynamic loader reports it.
+    static var libraryURL: URL? {
+        guard let name = ksupport_own_image_path(), let path = String(validatingCString: name), !path.isEmpty else {
+            return nil
+        }
+        return URL(fileURLWithPath: path).resolvingSymlinksInPath()
+    }
+
     static func path() throws -> String {
-        guard let value = getenv("KINEMA_MODEL") else {
-            throw KinemaError(.missingComponent, "no model path given and KINEMA_MODEL is not set")
-        }
-        guard let path = String(validatingCString: value), !path.isEmpty else {
-            throw KinemaError.invalidArgument("KINEMA_MODEL is empty or not valid UTF-8")
-        }
-        return path
+        try Kinema.DefaultModel.locate(relativeTo: libraryURL).path
     }
 }
 
@@ -35,7 +38,7 @@ final class ModelHandle: @unchecked Sendable {
 
     /// Loads the model at `path` (nil: the default model), reporting to `log`.
     static func load(path: String?, settings: ModelLoadSettings) throws -> ModelHandle {
-        let resolved = try path ?? DefaultModel.path()
+        let resolved = try path ?? LibraryDefaultModel.path()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
             throw KinemaError.io("no model at \(resolved)")

@@ -76,7 +76,6 @@ final class CLITests: XCTestCase {
             (["generate", "--model", model, "--prompt", "x", "--output", out, "--frames", "5", "--duration", "2"], "either"),
             (["generate", "--model", model, "--prompt", "x", "--bogus", "1", "--output", out], "unknown option"),
             (["generate", "--model", dir.appendingPathComponent("none").path, "--prompt", "x", "--output", out], "none"),
-            (["generate", "--prompt", "x", "--output", out], "KINEMA_MODEL"),
             (["frobnicate"], "unknown command"),
         ]
         for (args, needle) in cases {
@@ -87,7 +86,27 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(errors.count, 1, "\(args): \(r.err)")
             XCTAssertTrue(errors.first?.contains(needle) == true, "\(args): \(r.err)")
         }
+        // A KINEMA_MODEL that names no model is an error naming the variable, not a fallback.
+        let r = try run(["generate", "--prompt", "x", "--output", out],
+                        environment: ["KINEMA_MODEL": dir.appendingPathComponent("none").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("KINEMA_MODEL="), r.err)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    /// Without --model and KINEMA_MODEL the CLI uses Kinema-Tiny from the source tree, with the
+    /// size and frame rate its kinema.json recommends.
+    func testDefaultModelIsKinemaTiny() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let out = dir.appendingPathComponent("default.mp4").path
+        let r = try run(["generate", "--prompt", "A red character smiles in a close-up.",
+                         "--frames", "5", "--steps", "2", "--output", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("models/kinema-tiny"), r.err)
+        let probe = try VideoProbe.probe(url: URL(fileURLWithPath: out))
+        XCTAssertEqual(probe.width, 64)
+        XCTAssertEqual(probe.height, 64)
+        XCTAssertEqual(probe.frameCount, 5)
     }
 
     func testInfoDescribesModel() throws {

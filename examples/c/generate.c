@@ -21,7 +21,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: generate [options] PROMPT\n"
-            "  -m DIR     model directory (default: $KINEMA_MODEL)\n"
+            "  -m DIR     model directory (default: $KINEMA_MODEL, else the Kinema-Tiny installed with the library)\n"
             "  -o PATH    output: .mp4, .safetensors, or a directory/ for PNG frames\n"
             "  -n TEXT    negative prompt\n"
             "  -W PIXELS  width          -H PIXELS  height\n"

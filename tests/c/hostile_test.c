@@ -45,6 +45,7 @@ static int checks = 0;
     } while (0)
 
 static const char *model_dir;
+static const char *default_model_dir; /* where the installed Kinema-Tiny is, or NULL when none is installed */
 static const char *temp_dir;
 
 static int file_exists(const char *path) {
@@ -104,9 +105,11 @@ static void loading(void) {
     char file_path[4096];
     FILE *file;
 
-    unsetenv("KINEMA_MODEL");
+    /* A KINEMA_MODEL that names no model is an error naming it, never a silent fallback. */
+    setenv("KINEMA_MODEL", "/nonexistent/model", 1);
     EXPECT_STATUS(kinema_model_load(NULL, NULL, &model), KINEMA_ERROR_MISSING_COMPONENT);
-    EXPECT(model == NULL);
+    EXPECT(model == NULL && strstr(kinema_last_error(), "KINEMA_MODEL") != NULL);
+    unsetenv("KINEMA_MODEL");
     EXPECT_STATUS(kinema_model_load(model_dir, NULL, NULL), KINEMA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(kinema_model_load("/nonexistent/model", NULL, &model), KINEMA_ERROR_IO);
     EXPECT_STATUS(kinema_model_load("", NULL, &model), KINEMA_ERROR_INVALID_ARGUMENT);
@@ -141,8 +144,21 @@ static void loading(void) {
     EXPECT_STATUS(kinema_model_load(NULL, NULL, &model), KINEMA_OK);
     EXPECT(model != NULL);
     kinema_model_free(model);
-    setenv("KINEMA_MODEL", "", 1);
-    EXPECT_STATUS(kinema_model_load(NULL, NULL, &model), KINEMA_ERROR_INVALID_ARGUMENT);
+
+    /* NULL path without KINEMA_MODEL (unset or empty): Kinema-Tiny installed beside the library. */
+    for (int empty = 0; empty < 2; empty++) {
+        kinema_model_info info = kinema_model_info_init();
+        if (empty) setenv("KINEMA_MODEL", "", 1); else unsetenv("KINEMA_MODEL");
+        model = NULL;
+        EXPECT_STATUS(kinema_model_load(NULL, NULL, &model), default_model_dir ? KINEMA_OK : KINEMA_ERROR_MISSING_COMPONENT);
+        if (default_model_dir) {
+            EXPECT_STATUS(kinema_model_get_info(model, &info), KINEMA_OK);
+            EXPECT(info.path != NULL && strcmp(info.path, default_model_dir) == 0);
+        } else {
+            EXPECT(model == NULL && strstr(kinema_last_error(), "KINEMA_MODEL") != NULL);
+        }
+        kinema_model_free(model);
+    }
     unsetenv("KINEMA_MODEL");
 
     /* Frees accept NULL, dangling and made-up handles. */
@@ -469,12 +485,13 @@ static void model_freed_under_job(void) {
 
 int main(int argc, char **argv) {
     kinema_model *model = NULL;
-    if (argc != 3) {
-        fprintf(stderr, "usage: hostile_test MODEL_DIR TEMP_DIR\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: hostile_test MODEL_DIR TEMP_DIR [INSTALLED_DEFAULT_MODEL_DIR]\n");
         return 2;
     }
     model_dir = argv[1];
     temp_dir = argv[2];
+    default_model_dir = argc == 4 ? argv[3] : NULL;
 
     library_functions();
     loading();

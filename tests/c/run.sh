@@ -116,6 +116,19 @@ grep -q "minimal.mp4: 32x32, 5 frames" "$TMP/minimal.out" || fail "unexpected re
 rm -f "$TMP/work/minimal.mp4"
 "${minimal[@]}" "$TMP/layout_test" || fail "struct layouts differ between kinema.h and libkinema.so"
 
+# Kinema-Tiny, when the source tree has it, is installed beside the library and is what a NULL
+# model path loads.
+INSTALLED_DEFAULT=()
+if [ -f "$ROOT/models/kinema-tiny/model_index.json" ]; then
+    default_dir="$TMP/prefix/share/kinema/models/kinema-tiny"
+    [ -f "$default_dir/model_index.json" ] || fail "make install did not install Kinema-Tiny into $default_dir"
+    INSTALLED_DEFAULT=("$default_dir")
+    "${minimal[@]}" "$TMP/generate" -q -W 64 -H 64 -f 9 -s 2 -o "$TMP/work/default.mp4" "a blue character smiles" \
+        >"$TMP/default.out" 2>&1 || fail "generate without -m (the installed Kinema-Tiny): $(cat "$TMP/default.out")"
+    grep -q "default.mp4: 64x64, 9 frames" "$TMP/default.out" || fail "unexpected report: $(cat "$TMP/default.out")"
+    rm -f "$TMP/work/default.mp4"
+fi
+
 # MARK: - 5. Valgrind
 VALGRIND=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99
           --suppressions="$HERE/valgrind.supp")
@@ -148,7 +161,7 @@ valgrind_run() {
 export LD_LIBRARY_PATH="$TMP/prefix/lib"
 
 step "hostile caller under valgrind"
-valgrind_run 0 hostile "$TMP/hostile_test" "$MODEL" "$TMP/work"
+valgrind_run 0 hostile "$TMP/hostile_test" "$MODEL" "$TMP/work" "${INSTALLED_DEFAULT[@]}"
 tail -1 "$TMP/hostile.out"
 
 step "example under valgrind: success, failures, Ctrl-C"

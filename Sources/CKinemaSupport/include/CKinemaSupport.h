@@ -3,4 +3,7 @@
 /* Non-zero when the running CPU has the instruction sets Kinema's kernels were compiled for
    (AVX2 and FMA on x86-64; always non-zero elsewhere). */
 int ksupport_cpu_supported(void);
+/* The path of the file (shared library or executable) this code was loaded from, as the dynamic
+   loader reports it, or NULL when it cannot tell. The string belongs to the loader. */
+const char *ksupport_own_image_path(void);
 #endif

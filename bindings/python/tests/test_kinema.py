@@ -461,9 +461,9 @@ def test_loading_errors(tmp_path, monkeypatch):
     with pytest.raises(KinemaError) as raised:
         kinema.Model(str(tmp_path / "missing"))
     assert raised.value.status == Status.IO and "missing" in raised.value.message
-    monkeypatch.delenv("KINEMA_MODEL", raising=False)
+    monkeypatch.setenv("KINEMA_MODEL", str(tmp_path / "none"))
     with pytest.raises(KinemaError) as raised:
-        kinema.Model()
+        kinema.Model()  # an explicit KINEMA_MODEL that names no model is an error, not a fallback
     assert raised.value.status == Status.MISSING_COMPONENT and "KINEMA_MODEL" in raised.value.message
     with pytest.raises(KinemaError) as raised:
         kinema.Model(str(tmp_path))  # a directory, but no model in it
@@ -477,6 +477,15 @@ def test_default_model_from_the_environment(model_dir, monkeypatch):
     monkeypatch.setenv("KINEMA_MODEL", model_dir)
     with kinema.Model() as m:
         assert m.info.path == model_dir
+
+
+def test_default_model_is_kinema_tiny(monkeypatch):
+    # Without a path or KINEMA_MODEL the library finds Kinema-Tiny in the tree it was built in.
+    monkeypatch.delenv("KINEMA_MODEL", raising=False)
+    expected = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "models", "kinema-tiny"))
+    with kinema.Model() as m:
+        assert m.info.path == expected
+        assert (m.info.width, m.info.height) == (64, 64)
 
 
 def test_closed_model_is_an_error(model_dir):
