@@ -200,12 +200,16 @@ def stage_vae(args, minutes: float) -> None:
         state = ck["state"]
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
-        log(work, "vae", note="resumed", step=state["step"])
+        # The learning rate given to this run applies, not the one saved with the optimizer.
+        for group in opt.param_groups:
+            group["lr"] = args.vae_lr
+        log(work, "vae", note="resumed", step=state["step"], lr=args.vae_lr)
     vae.train()
     temporal = VAE["scale_factor_temporal"]
     window = temporal * args.vae_latent_frames + 1
     # What the model card reports (the settings of the latest run of this stage).
     state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, threads=args.threads)
+    first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
     last_save = start
     running = []
@@ -246,7 +250,7 @@ def stage_vae(args, minutes: float) -> None:
                                      "kl": float(m[2]), "psnr": psnr})
             log(work, "vae", step=state["step"], l1=round(float(m[0]), 5), l2=round(float(m[1]), 5),
                 kl=round(float(m[2]), 4), psnr_db=round(psnr, 2),
-                s_per_step=round((time.time() - start) / max(1, len(state["history"]) * args.log_every), 3))
+                s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3))
         if time.time() - last_save > args.save_minutes * 60:
             save()
             last_save = time.time()
@@ -375,6 +379,7 @@ def stage_dit(args, minutes: float) -> None:
     text_encoder.train()
     state.update(clips=cache["clips"], batch=args.dit_batch, uncond=args.uncond, flow_shift=args.flow_shift,
                  threads=args.threads)
+    first_step = state["step"]  # steps of this run, for the seconds per step
     prompt_source = PromptSource()
     start = time.time()
     last_save = start
@@ -422,7 +427,7 @@ def stage_dit(args, minutes: float) -> None:
             running = []
             state["history"].append({"step": state["step"], "loss": m})
             log(work, "dit", step=state["step"], loss=round(m, 5), lr=lr,
-                s_per_step=round((time.time() - start) / max(1, len(state["history"]) * args.log_every), 3))
+                s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3))
         if time.time() - last_save > args.save_minutes * 60:
             save()
             last_save = time.time()
