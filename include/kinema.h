@@ -313,10 +313,12 @@ kinema_model_params kinema_model_default_params(void);
 
 /* Loads the model in the diffusers-layout directory path (UTF-8) and stores its handle in
    *out_model. A NULL path loads the default model: the directory named by the KINEMA_MODEL
-   environment variable. params may be NULL for the defaults. Blocks while the weights load; the log
-   callback runs on the calling thread. On failure *out_model is set to NULL and nothing stays
-   allocated; kinema_last_error() names the problem (a missing file, a tensor of the wrong shape,
-   ...). Free the model with kinema_model_free. */
+   environment variable when it is set, otherwise Kinema-Tiny installed beside the library
+   (PREFIX/share/kinema/models/kinema-tiny, see make install) or in the source tree the library was
+   built in. params may be NULL for the defaults. Blocks while the weights load; the log callback
+   runs on the calling thread. On failure *out_model is set to NULL and nothing stays allocated;
+   kinema_last_error() names the problem (a missing file, a tensor of the wrong shape, ...). Free
+   the model with kinema_model_free. */
 kinema_status kinema_model_load(const char *path, const kinema_model_params *params,
                                 kinema_model **out_model);
 

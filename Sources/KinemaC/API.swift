@@ -86,7 +86,7 @@ public func kinema_model_default_params() -> kinema_model_params {
     return params
 }
 
-/// Loads the model in the diffusers-layout directory `path` (UTF-8) and stores its handle in *out_model. A NULL path loads the default model: the directory named by the KINEMA_MODEL environment variable when it is set, otherwise Kinema-Tiny installed beside the library (<prefix>/share/kinema/models/kinema-tiny) or in the source tree the library was built in. `params` may be NULL for the defaults. Blocks while the weights load; the log callback runs on the calling thread. On failure *out_model is set to NULL and nothing stays allocated; kinema_last_error() names the problem (a missing file, a tensor of the wrong shape, ...). Free the model with kinema_model_free.
+/// Loads the model in the diffusers-layout directory `path` (UTF-8) and stores its handle in *out_model. A NULL path loads the default model: the directory named by the KINEMA_MODEL environment variable when it is set, otherwise Kinema-Tiny installed beside the library (PREFIX/share/kinema/models/kinema-tiny, see make install) or in the source tree the library was built in. `params` may be NULL for the defaults. Blocks while the weights load; the log callback runs on the calling thread. On failure *out_model is set to NULL and nothing stays allocated; kinema_last_error() names the problem (a missing file, a tensor of the wrong shape, ...). Free the model with kinema_model_free.
 @_cdecl("kinema_model_load")
 public func kinema_model_load(_ path: UnsafePointer<CChar>?, _ params: UnsafePointer<kinema_model_params>?,
                               _ out_model: UnsafeMutablePointer<UnsafeMutablePointer<kinema_model>?>?) -> kinema_status {
