@@ -99,14 +99,13 @@ bench-vae: build
 bench-umt5: build
 	bash tools/bench/umt5.sh
 
-# Trains Kinema-Tiny from scratch into models/kinema-tiny (a few hours on 2 CPU cores; state
-# in out/train-tiny, so an interrupted run resumes). PYTHON must be the virtualenv of
+# Trains Kinema-Tiny from scratch into models/kinema-tiny with the stage sequence that made the
+# committed model (tools/train-tiny/recipe.sh; about 2 hours on 2 CPU cores, state in
+# out/train-tiny, which must start empty). PYTHON must be the virtualenv of
 # tools/reference/setup-venv.sh: make train-tiny PYTHON=tools/reference/.venv/bin/python
-TRAIN_MINUTES ?= 180
 TRAIN_THREADS ?= 2
 train-tiny:
-	$(PYTHON) tools/train-tiny/train.py all --work out/train-tiny --out models/kinema-tiny \
-		--minutes $(TRAIN_MINUTES) --threads $(TRAIN_THREADS)
+	TRAIN_THREADS=$(TRAIN_THREADS) bash tools/train-tiny/recipe.sh $(PYTHON) out/train-tiny models/kinema-tiny
 
 # Generates every held-out acting-world prompt with the Swift engine (the kinema program) and
 # scores the clips with the judge; PYTHON needs torch (tools/reference/setup-venv.sh):

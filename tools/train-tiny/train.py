@@ -583,7 +583,8 @@ def main(argv=None) -> int:
     p.add_argument("--prompts", type=int, default=50000, help="prompts the tokenizer is trained on")
     p.add_argument("--vocab", type=int, default=TOKENIZER_VOCAB)
     p.add_argument("--vae-batch", type=int, default=4)
-    p.add_argument("--vae-latent-frames", type=int, default=2, help="training window: 4*k+1 frames")
+    p.add_argument("--vae-latent-frames", type=int, default=4,
+                   help="training window: 4*k+1 frames (with 2, colours drifted from the fourth latent frame of long clips on)")
     p.add_argument("--vae-lr", type=float, default=3e-4)
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")

@@ -1,0 +1,29 @@
+#!/bin/bash
+# The exact sequence of stages that produced the committed models/kinema-tiny, on 2 CPU cores
+# (about 2 hours). Every stage is time-budgeted, so a rerun on another machine reaches a
+# different step count; the model card records the steps this run reached.
+#
+#   tools/train-tiny/recipe.sh PYTHON [WORK] [OUT]      (make train-tiny runs it)
+#
+# WORK (default out/train-tiny) keeps all state, and each stage resumes from its checkpoint and
+# trains for --minutes more: start from an empty WORK to reproduce the model (an interrupted
+# run can be finished by running the remaining stages by hand).
+set -euo pipefail
+PY=${1:?usage: recipe.sh PYTHON [WORK] [OUT]}
+W=${2:-out/train-tiny}
+OUT=${3:-models/kinema-tiny}
+T="$(dirname "$0")/train.py"
+THREADS=${TRAIN_THREADS:-2}
+
+# Tokenizer on 20,000 generated prompts.
+"$PY" "$T" tokenizer --work "$W" --prompts 20000 --threads "$THREADS"
+# VAE: 9-frame windows, then a faster learning rate, then 17-frame windows so that the causal
+# caches also learn the later chunks of long clips (trained on 9 frames only, colours drifted
+# from the fourth latent frame on).
+"$PY" "$T" vae --work "$W" --minutes 20 --vae-batch 4 --vae-latent-frames 2 --vae-lr 3e-4 --threads "$THREADS"
+"$PY" "$T" vae --work "$W" --minutes 22 --vae-batch 4 --vae-latent-frames 2 --vae-lr 1e-3 --threads "$THREADS"
+"$PY" "$T" vae --work "$W" --minutes 12 --vae-batch 4 --vae-latent-frames 4 --vae-lr 5e-4 --threads "$THREADS"
+# Latents of 600 training clips, then the transformer and text encoder.
+"$PY" "$T" latents --work "$W" --clips 600 --threads "$THREADS"
+"$PY" "$T" dit --work "$W" --minutes 52 --dit-batch 8 --dit-lr 6e-4 --warmup 40 --threads "$THREADS"
+"$PY" "$T" save --work "$W" --out "$OUT"
