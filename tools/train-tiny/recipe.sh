@@ -17,13 +17,14 @@ THREADS=${TRAIN_THREADS:-2}
 
 # Tokenizer on 20,000 generated prompts.
 "$PY" "$T" tokenizer --work "$W" --prompts 20000 --threads "$THREADS"
-# VAE: 9-frame windows, then a faster learning rate, then 17-frame windows so that the causal
-# caches also learn the later chunks of long clips (trained on 9 frames only, colours drifted
-# from the fourth latent frame on).
+# VAE: 9-frame windows, then a faster learning rate, then 17- and 41-frame windows so that the
+# causal caches also learn the later chunks of long clips (trained on short windows only, the
+# colours of long clips drifted from a few latent frames past the window on).
 "$PY" "$T" vae --work "$W" --minutes 20 --vae-batch 4 --vae-latent-frames 2 --vae-lr 3e-4 --threads "$THREADS"
 "$PY" "$T" vae --work "$W" --minutes 22 --vae-batch 4 --vae-latent-frames 2 --vae-lr 1e-3 --threads "$THREADS"
 "$PY" "$T" vae --work "$W" --minutes 12 --vae-batch 4 --vae-latent-frames 4 --vae-lr 5e-4 --threads "$THREADS"
+"$PY" "$T" vae --work "$W" --minutes 10 --vae-batch 2 --vae-latent-frames 10 --vae-lr 5e-4 --threads "$THREADS"
 # Latents of 600 training clips, then the transformer and text encoder.
 "$PY" "$T" latents --work "$W" --clips 600 --threads "$THREADS"
-"$PY" "$T" dit --work "$W" --minutes 52 --dit-batch 8 --dit-lr 6e-4 --warmup 40 --threads "$THREADS"
+"$PY" "$T" dit --work "$W" --minutes 40 --dit-batch 8 --dit-lr 6e-4 --warmup 40 --threads "$THREADS"
 "$PY" "$T" save --work "$W" --out "$OUT"

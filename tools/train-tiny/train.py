@@ -207,6 +207,11 @@ def stage_vae(args, minutes: float) -> None:
     vae.train()
     temporal = VAE["scale_factor_temporal"]
     window = temporal * args.vae_latent_frames + 1
+    # Clips that hold a whole window (a d-second clip has 8d+1 frames once padded).
+    long_enough = [d for d in DURATIONS if round(d * FPS) + 1 >= window]
+    if not long_enough:
+        raise SystemExit(f"--vae-latent-frames {args.vae_latent_frames}: a {window}-frame window is longer "
+                         f"than the longest clip ({max(DURATIONS):g} s at {FPS:g} fps)")
     # What the model card reports (the settings of the latest run of this stage).
     state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, threads=args.threads)
     first_step = state["step"]  # steps of this run, for the seconds per step
@@ -225,7 +230,7 @@ def stage_vae(args, minutes: float) -> None:
     while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
         clips = []
         for _ in range(args.vae_batch):
-            duration = float(rng.choice(DURATIONS))
+            duration = float(rng.choice(long_enough))
             x = clip_tensor(sample_spec(rng, duration), temporal)
             s = int(rng.integers(0, x.shape[1] - window + 1))
             clips.append(x[:, s:s + window])
@@ -583,8 +588,8 @@ def main(argv=None) -> int:
     p.add_argument("--prompts", type=int, default=50000, help="prompts the tokenizer is trained on")
     p.add_argument("--vocab", type=int, default=TOKENIZER_VOCAB)
     p.add_argument("--vae-batch", type=int, default=4)
-    p.add_argument("--vae-latent-frames", type=int, default=4,
-                   help="training window: 4*k+1 frames (with 2, colours drifted from the fourth latent frame of long clips on)")
+    p.add_argument("--vae-latent-frames", type=int, default=10,
+                   help="training window: 4*k+1 frames; short windows let the colours of long clips drift")
     p.add_argument("--vae-lr", type=float, default=3e-4)
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
