@@ -73,7 +73,7 @@ test-python: lib
 # found by the kinema program itself), at the size, frame rate, steps and guidance its
 # kinema.json recommends. Without Kinema-Tiny in the tree (a checkout that dropped it) it falls
 # back to the tiny random-weight pipeline of the tests, whose output is noise.
-DEMO_PROMPT ?= A blue cartoon character smiles in a close-up, then turns sad at 2 seconds; at 3 seconds it cuts to a wide shot where it jumps.
+DEMO_PROMPT ?= A blue cartoon character smiles in a close-up. At 2 seconds the character turns sad; after 3 seconds it cuts to a wide shot where it jumps.
 DEMO_FALLBACK = --model Tests/KinemaTests/Fixtures/tiny-pipeline --width 64 --height 64 --fps 8
 DEMO_MODEL ?= $(if $(wildcard models/kinema-tiny/model_index.json),,$(DEMO_FALLBACK))
 demo: build
