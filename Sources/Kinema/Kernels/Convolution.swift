@@ -351,7 +351,8 @@ extension Convolution {
         let fold: [[[Int]]] = [[[0], [1, 2]], [[0, 1], [2]]]
         let phaseWeights = UnsafeMutablePointer<Float>.allocate(capacity: rows * kLen)
         defer { phaseWeights.deallocate() }
-        let budgetRows = max(1, columnBudget / max(1, kLen * ((wo + 1) / 2)))
+        // Rows of one parity class per band: within the column budget, and no more than exist.
+        let budgetRows = min((ho + 1) / 2, max(1, columnBudget / max(1, kLen * ((wo + 1) / 2))))
         let bandCapacity = budgetRows * ((wo + 1) / 2)
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: kLen * bandCapacity)
         defer { columns.deallocate() }
@@ -431,7 +432,7 @@ extension Convolution {
     static func scratchBytes(_ g: FrameConvolution, groups: Int) -> Int {
         if g.isUpsampled3x3 {
             let half = (g.outputWidth + 1) / 2, kLen = g.inChannels * 4
-            let band = max(1, columnBudget / max(1, kLen * half)) * half
+            let band = min((g.outputHeight + 1) / 2, max(1, columnBudget / max(1, kLen * half))) * half
             return (groups * g.outChannels * kLen + (kLen + groups * g.outChannels) * band) * MemoryLayout<Float>.stride
         }
         guard !g.readsSourceDirectly else { return 0 }
