@@ -32,23 +32,25 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+from generate import load_jsonl  # noqa: E402
+
 TARGETS = {"colour": 0.90, "emotion": 0.75, "moving": 0.75, "cut_prompts": 0.75}
 
 
 def load_rows(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-                float(row["spec"]["duration"])
-                str(row["id"]), str(row["prompt"]), dict(row["timeline"])
-            except (ValueError, KeyError, TypeError) as error:
-                raise SystemExit(f"{path}:{n}: not a held-out row ({error})")
-            rows.append(row)
+    """heldout.jsonl rows, each checked for the fields this script reads."""
+    try:
+        rows = load_jsonl(path)
+    except ValueError as error:
+        raise SystemExit(str(error))
+    for n, row in enumerate(rows, 1):
+        try:
+            float(row["spec"]["duration"])
+            str(row["id"]), str(row["prompt"]), dict(row["timeline"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{path}: row {n}: not a held-out row ({error})")
     return rows
 
 
