@@ -47,6 +47,22 @@ public enum Norm {
         }
     }
 
+    /// √C / max(‖x‖₂ over channels, 1e-12) for positions `start ..< start + count` of
+    /// channel-first data, into `scales`: the per-position factor of the Wan-VAE RMS norm.
+    @inline(__always)
+    static func channelScales(
+        _ x: UnsafePointer<Float>, channels: Int, positions: Int, from start: Int, count n: Int,
+        into scales: UnsafeMutablePointer<Float>
+    ) {
+        let rootC = Float(channels).squareRoot()
+        scales.update(repeating: 0, count: n)
+        for c in 0..<channels {
+            let row = x + c * positions + start
+            for i in 0..<n { scales[i] += row[i] * row[i] }
+        }
+        for i in 0..<n { scales[i] = rootC / max(scales[i].squareRoot(), 1e-12) }
+    }
+
     /// Wan-VAE RMS norm on channel-first data [channels × positions]: at every position,
     /// x / max(‖x‖₂ over channels, 1e-12) · √C · γ[c] (+ bias[c]). This is
     /// `F.normalize(x, dim=1) * C**0.5 * gamma + bias`.
@@ -56,17 +72,11 @@ public enum Norm {
         out: UnsafeMutablePointer<Float>
     ) {
         guard channels > 0, positions > 0 else { return }
-        let rootC = Float(channels).squareRoot()
         Compute.parallelChunks(positions, minChunk: 1024) { s, e in
             let n = e - s
             let inv = UnsafeMutablePointer<Float>.allocate(capacity: n)
             defer { inv.deallocate() }
-            inv.update(repeating: 0, count: n)
-            for c in 0..<channels {
-                let row = x + c * positions + s
-                for i in 0..<n { inv[i] += row[i] * row[i] }
-            }
-            for i in 0..<n { inv[i] = rootC / max(inv[i].squareRoot(), 1e-12) }
+            channelScales(x, channels: channels, positions: positions, from: s, count: n, into: inv)
             for c in 0..<channels {
                 let row = x + c * positions + s
                 let dst = out + c * positions + s
@@ -85,17 +95,11 @@ public enum Norm {
         gamma: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
         guard channels > 0, positions > 0 else { return }
-        let rootC = Float(channels).squareRoot()
         Compute.parallelChunks(positions, minChunk: 1024) { s, e in
             let n = e - s
             let inv = UnsafeMutablePointer<Float>.allocate(capacity: n)
             defer { inv.deallocate() }
-            inv.update(repeating: 0, count: n)
-            for c in 0..<channels {
-                let row = x + c * positions + s
-                for i in 0..<n { inv[i] += row[i] * row[i] }
-            }
-            for i in 0..<n { inv[i] = rootC / max(inv[i].squareRoot(), 1e-12) }
+            channelScales(x, channels: channels, positions: positions, from: s, count: n, into: inv)
             for c in 0..<channels {
                 let row = x + c * positions + s
                 let dst = out + c * positions + s
