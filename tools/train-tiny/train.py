@@ -190,13 +190,24 @@ def stage_vae(args, minutes: float) -> None:
     ckpt_path = work / "vae.pt"
     torch.manual_seed(args.seed)
     vae = build_vae()
-    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
+    # --vae-decoder-only trains the decoder (and post-quant conv) on the latents of a frozen
+    # encoder: the latent space, and so the latent cache and a transformer trained on it, stay
+    # valid, while the frames decoded from them get sharper and steadier.
+    decoder_only = args.vae_decoder_only
+    if decoder_only:
+        for module in (vae.encoder, vae.quant_conv):
+            module.requires_grad_(False)
+    trained = [p for p in vae.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=args.vae_lr, weight_decay=0.0)
+    opt_kind = "decoder" if decoder_only else "all"
     state = {"step": 0, "seconds": 0.0, "history": []}
     rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(10,)))
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
         vae.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
+        # Adam moments carry over only between runs that train the same parameters.
+        if ck.get("opt_kind", "all") == opt_kind:
+            opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
@@ -213,7 +224,13 @@ def stage_vae(args, minutes: float) -> None:
         raise SystemExit(f"--vae-latent-frames {args.vae_latent_frames}: a {window}-frame window is longer "
                          f"than the longest clip ({max(DURATIONS):g} s at {FPS:g} fps)")
     # What the model card reports (the settings of the latest run of this stage).
-    state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, threads=args.threads)
+    state.setdefault("latent_step", state["step"])
+    if decoder_only:
+        state.setdefault("decoder_steps", 0)
+        state.update(decoder_batch=args.vae_batch, decoder_window=window)
+    else:
+        state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl)
+    state["threads"] = args.threads
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
     last_save = start
@@ -222,7 +239,7 @@ def stage_vae(args, minutes: float) -> None:
     def save():
         state["seconds"] += time.time() - save.mark
         save.mark = time.time()
-        atomic_save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "state": state,
+        atomic_save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "opt_kind": opt_kind, "state": state,
                      "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                      "config": VAE}, ckpt_path)
     save.mark = start
@@ -235,17 +252,27 @@ def stage_vae(args, minutes: float) -> None:
             s = int(rng.integers(0, x.shape[1] - window + 1))
             clips.append(x[:, s:s + window])
         x = torch.stack(clips)
-        posterior = vae.encode(x).latent_dist
-        rec = vae.decode(posterior.sample()).sample
+        if decoder_only:
+            # The posterior mean, which is what the latent cache holds and the transformer learns.
+            with torch.no_grad():
+                posterior = vae.encode(x).latent_dist
+            rec = vae.decode(posterior.mean).sample
+        else:
+            posterior = vae.encode(x).latent_dist
+            rec = vae.decode(posterior.sample()).sample
         l1 = (rec - x).abs().mean()
         l2 = F.mse_loss(rec, x)
         kl = posterior.kl().mean() / posterior.mean[0].numel()
-        loss = l1 + l2 + args.vae_kl * kl
+        loss = l1 + l2 if decoder_only else l1 + l2 + args.vae_kl * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         state["step"] += 1
+        if decoder_only:
+            state["decoder_steps"] += 1
+        else:
+            state["latent_step"] = state["step"]
         running.append([l1.item(), l2.item(), kl.item()])
         if state["step"] % args.log_every == 0:
             m = np.mean(running, axis=0)
@@ -261,6 +288,11 @@ def stage_vae(args, minutes: float) -> None:
             last_save = time.time()
     save()
     log(work, "vae", note="stopped", step=state["step"], seconds_total=round(state["seconds"], 1))
+
+
+def latent_step(vae_state: dict) -> int:
+    """The VAE step whose encoder defines the current latent space."""
+    return int(vae_state.get("latent_step", vae_state["step"]))
 
 
 def load_vae(work: Path):
@@ -283,12 +315,14 @@ def stage_latents(args) -> None:
     work = Path(args.work)
     path = work / "latents.pt"
     vae, vae_state = load_vae(work)
-    cache = {"clips": 0, "vae_step": vae_state["step"], "groups": {}}
+    # "vae_step" names the encoder the latents come from (decoder-only steps leave it as it is).
+    encoder_step = latent_step(vae_state)
+    cache = {"clips": 0, "vae_step": encoder_step, "groups": {}}
     if path.exists():
         cache = torch.load(path, weights_only=False)
-        if cache["vae_step"] != vae_state["step"]:
-            log(work, "latents", note="VAE changed since the cache was made; re-encoding")
-            cache = {"clips": 0, "vae_step": vae_state["step"], "groups": {}}
+        if cache["vae_step"] != encoder_step:
+            log(work, "latents", note="VAE encoder changed since the cache was made; re-encoding")
+            cache = {"clips": 0, "vae_step": encoder_step, "groups": {}}
     temporal = VAE["scale_factor_temporal"]
     heldout = heldout_prompts()
     start = time.time()
@@ -344,6 +378,19 @@ def sample_sigmas(n: int, shift: float, generator: torch.Generator) -> torch.Ten
     return shift * u / (1 + (shift - 1) * u)
 
 
+@torch.no_grad()
+def ema_update(ema: dict, modules: dict, decay: float) -> None:
+    """ema[name][key] <- decay * ema + (1 - decay) * weight, for every floating tensor of each
+    module's state dict (integer buffers are copied)."""
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            avg = ema[name][key]
+            if avg.is_floating_point():
+                avg.lerp_(value, 1.0 - decay)
+            else:
+                avg.copy_(value)
+
+
 def stage_dit(args, minutes: float) -> None:
     work = Path(args.work)
     ckpt_path = work / "dit.pt"
@@ -380,6 +427,17 @@ def stage_dit(args, minutes: float) -> None:
         rng.bit_generator.state = ck["rng"]
         gen.set_state(ck["torch_gen"])
         log(work, "dit", note="resumed", step=state["step"])
+    # Exponential moving average of the weights (what `save` exports when present): the raw
+    # weights of a short, high-learning-rate run wander from step to step, their average samples
+    # cleaner frames. A checkpoint without one starts it from its current weights.
+    ema = None
+    if args.ema > 0:
+        ema = {"transformer": {k: v.detach().clone() for k, v in transformer.state_dict().items()},
+               "text_encoder": {k: v.detach().clone() for k, v in text_encoder.state_dict().items()}}
+        if ckpt_path.exists() and ck.get("ema") is not None:
+            ema = ck["ema"]
+        state.setdefault("ema_since", state["step"])
+        state["ema_decay"] = args.ema
     transformer.train()
     text_encoder.train()
     state.update(clips=cache["clips"], batch=args.dit_batch, uncond=args.uncond, flow_shift=args.flow_shift,
@@ -396,6 +454,7 @@ def stage_dit(args, minutes: float) -> None:
         mark[0] = time.time()
         atomic_save({"transformer": transformer.state_dict(), "text_encoder": text_encoder.state_dict(),
                      "optimizer": opt.state_dict(), "state": state, "rng": rng.bit_generator.state,
+                     "ema": ema,
                      "torch_gen": gen.get_state(), "latents_mean": cache["latents_mean"],
                      "latents_std": cache["latents_std"]}, ckpt_path)
 
@@ -425,6 +484,8 @@ def stage_dit(args, minutes: float) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if ema is not None:
+            ema_update(ema, {"transformer": transformer, "text_encoder": text_encoder}, args.ema)
         state["step"] += 1
         running.append(loss.item())
         if state["step"] % args.log_every == 0:
@@ -459,14 +520,16 @@ def stage_save(args) -> None:
         raise SystemExit(f"{ck_path}: no DiT checkpoint; run the dit stage first")
     ck = torch.load(ck_path, weights_only=False)
     dit_state = ck["state"]
-    if dit_state["vae_step"] != vae_state["step"]:
+    if dit_state["vae_step"] != latent_step(vae_state):
         raise SystemExit(f"{ck_path}: trained on latents of VAE step {dit_state['vae_step']}, "
-                         f"but vae.pt is at step {vae_state['step']}")
+                         f"but the encoder in vae.pt is from step {latent_step(vae_state)}")
     vae.register_to_config(latents_mean=ck["latents_mean"], latents_std=ck["latents_std"])
+    # The weight average when the run kept one (see --ema), else the last weights.
+    weights = ck.get("ema") or {"transformer": ck["transformer"], "text_encoder": ck["text_encoder"]}
     text_encoder = build_text_encoder(len(tokenizer))
-    text_encoder.load_state_dict(ck["text_encoder"])
+    text_encoder.load_state_dict(weights["text_encoder"])
     transformer = build_transformer()
-    transformer.load_state_dict(ck["transformer"])
+    transformer.load_state_dict(weights["transformer"])
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
                                         flow_shift=args.flow_shift, num_train_timesteps=1000, solver_order=2)
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder.eval(), vae=vae,
@@ -503,6 +566,15 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                settings: dict) -> str:
     vh = vae_state["history"][-1] if vae_state["history"] else {}
     dh = dit_state["history"][-1] if dit_state["history"] else {}
+    decoder = ""
+    if vae_state.get("decoder_steps"):
+        decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone (batch "
+                   f"{vae_state.get('decoder_batch')}, {vae_state.get('decoder_window')}-frame windows) on the frozen "
+                   f"encoder of step {latent_step(vae_state)}.")
+    ema = ""
+    if dit_state.get("ema_decay"):
+        ema = (f" The exported weights are the exponential moving average (decay {dit_state['ema_decay']}) "
+               f"kept from step {dit_state.get('ema_since')} on.")
     return f"""# Kinema-Tiny
 
 A small text-to-video model in the Wan2.1 architecture (diffusers `WanPipeline` layout), trained
@@ -527,13 +599,13 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
 ## Training
 
 - VAE: {vae_state['step']} steps ({vae_state['seconds'] / 60:.1f} min), batch {vae_state.get('batch')} random
-  {vae_state.get('window')}-frame windows of freshly rendered clips; loss L1 + L2 + {vae_state.get('kl_weight')} x KL.
+  {vae_state.get('window')}-frame windows of freshly rendered clips; loss L1 + L2 + {vae_state.get('kl_weight')} x KL.{decoder}
   Last logged: {json.dumps(vh)}.
 - Transformer + text encoder: {dit_state['step']} steps ({dit_state['seconds'] / 60:.1f} min), batch
   {dit_state.get('batch')}, on VAE latents of {dit_state.get('clips')} rendered clips, each step with a fresh
   random phrasing of the clip's prompt; {dit_state.get('uncond')} of prompts empty for classifier-free
   guidance. Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn
-  uniformly and shifted by {dit_state.get('flow_shift')}. Last logged: {json.dumps(dh)}.
+  uniformly and shifted by {dit_state.get('flow_shift')}.{ema} Last logged: {json.dumps(dh)}.
 - Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
 - Hardware: CPU, {dit_state.get('threads')} torch threads.
 
@@ -549,8 +621,9 @@ Reproduce (from the repository root, with the virtualenv of tools/reference/setu
 
 It only knows the acting world: prompts outside that vocabulary give arbitrary cartoon frames.
 How well it follows colour, emotion, motion, framing and cut timing is measured by the judge
-in `tools/acting-world/judge` on the held-out prompts; a model trained for only minutes will
-produce blurry, prompt-agnostic output. Size of this folder: {total / 1e6:.1f} MB.
+in `tools/acting-world/judge` on the held-out prompts (`make eval-tiny`), and how much of that
+the VAE alone lets through by `make eval-tiny EVAL_ARGS=--vae-ceiling`; both write their tables
+into this card. Size of this folder: {total / 1e6:.1f} MB.
 """
 
 
@@ -591,11 +664,15 @@ def main(argv=None) -> int:
     p.add_argument("--vae-latent-frames", type=int, default=10,
                    help="training window: 4*k+1 frames; short windows let the colours of long clips drift")
     p.add_argument("--vae-lr", type=float, default=3e-4)
+    p.add_argument("--vae-decoder-only", action="store_true",
+                   help="train only the decoder on a frozen encoder (keeps the latent cache valid)")
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
     p.add_argument("--dit-batch", type=int, default=8)
     p.add_argument("--dit-lr", type=float, default=3e-4)
     p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--ema", type=float, default=0.998,
+                   help="decay of the weight average the DiT stage keeps and `save` exports (0: none)")
     p.add_argument("--uncond", type=float, default=0.1, help="share of empty prompts (guidance dropout)")
     p.add_argument("--flow-shift", type=float, default=FLOW_SHIFT)
     p.add_argument("--steps", type=int, default=20, help="sampling steps recommended and used by verify")

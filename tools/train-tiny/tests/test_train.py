@@ -56,6 +56,19 @@ class TrainTests(unittest.TestCase):
         # u uniform, s = 3u / (1 + 2u): P(s < 0.5) = P(u < 0.25) = 0.25
         self.assertAlmostEqual(float((s < 0.5).float().mean()), 0.25, delta=0.01)
 
+    def test_ema_update_averages_weights(self):
+        module = torch.nn.Linear(3, 2)
+        ema = {"m": {k: v.clone() for k, v in module.state_dict().items()}}
+        start = module.weight.detach().clone()
+        with torch.no_grad():
+            module.weight.add_(1.0)
+        train.ema_update(ema, {"m": module}, 0.9)
+        self.assertTrue(torch.allclose(ema["m"]["weight"], start + 0.1, atol=1e-6))
+        # The average is a copy: training the module further does not move it.
+        with torch.no_grad():
+            module.weight.add_(5.0)
+        self.assertTrue(torch.allclose(ema["m"]["weight"], start + 0.1, atol=1e-6))
+
 
 if __name__ == "__main__":
     unittest.main()
