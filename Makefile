@@ -100,7 +100,7 @@ bench-umt5: build
 	bash tools/bench/umt5.sh
 
 # Trains Kinema-Tiny from scratch into models/kinema-tiny with the stage sequence that made the
-# committed model (tools/train-tiny/recipe.sh; about 2 hours on 2 CPU cores, state in
+# committed model (tools/train-tiny/recipe.sh; about 4 hours on 2 CPU cores, state in
 # out/train-tiny, which must start empty). PYTHON must be the virtualenv of
 # tools/reference/setup-venv.sh: make train-tiny PYTHON=tools/reference/.venv/bin/python
 TRAIN_THREADS ?= 2
@@ -110,6 +110,7 @@ train-tiny:
 # Generates every held-out acting-world prompt with the Swift engine (the kinema program) and
 # scores the clips with the judge; PYTHON needs torch (tools/reference/setup-venv.sh):
 # make eval-tiny PYTHON=tools/reference/.venv/bin/python [EVAL_ARGS="--limit 10"]
+# (EVAL_ARGS=--vae-ceiling scores the world's own clips passed through the VAE instead).
 EVAL_ARGS ?=
 eval-tiny: build
 	$(PYTHON) tools/acting-world/eval_tiny.py $(EVAL_ARGS)

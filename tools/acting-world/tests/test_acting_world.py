@@ -229,5 +229,25 @@ class JudgeTests(unittest.TestCase):
         self.assertEqual(r["accuracy"]["cuts"], 0.0)
 
 
+class ModelCardTests(unittest.TestCase):
+    def test_evaluation_sections_are_replaced_in_place(self):
+        import eval_tiny
+        with tempfile.TemporaryDirectory() as tmp:
+            card = Path(tmp) / "MODEL_CARD.md"
+            card.write_text("# M\n\n## Training\n\nx\n\n## What it can and cannot do\n\nlimits\n")
+            eval_tiny.write_card_section(card, 3, 0, "TABLE-1", "JUDGE-1")
+            eval_tiny.write_card_section(card, 3, 0, "CEIL-1", "JUDGE-C1", ceiling=True)
+            eval_tiny.write_card_section(card, 4, 0, "TABLE-2", "JUDGE-2")
+            text = card.read_text()
+            self.assertNotIn("TABLE-1", text)
+            self.assertIn("TABLE-2", text)
+            self.assertIn("CEIL-1", text)
+            self.assertEqual(text.count(eval_tiny.CARD_HEADING), 1)
+            self.assertEqual(text.count(eval_tiny.CEILING_HEADING), 1)
+            # Both sections sit before the limits, which stay last and whole.
+            self.assertLess(text.index(eval_tiny.CEILING_HEADING), text.index("## What it can and cannot do"))
+            self.assertTrue(text.rstrip().endswith("limits"))
+
+
 if __name__ == "__main__":
     unittest.main()
