@@ -428,8 +428,9 @@ def stage_dit(args, minutes: float) -> None:
         gen.set_state(ck["torch_gen"])
         log(work, "dit", note="resumed", step=state["step"])
     # Exponential moving average of the weights (what `save` exports when present): the raw
-    # weights of a short, high-learning-rate run wander from step to step, their average samples
-    # cleaner frames. A checkpoint without one starts it from its current weights.
+    # weights of a short, high-learning-rate run wander from step to step, and averaging them is
+    # the usual way to sample from a steadier model. A checkpoint without one starts it from its
+    # current weights.
     ema = None
     if args.ema > 0:
         ema = {"transformer": {k: v.detach().clone() for k, v in transformer.state_dict().items()},
