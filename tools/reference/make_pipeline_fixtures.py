@@ -27,44 +27,52 @@ PROMPT = "A small dog runs through a field of yellow flowers."
 NEGATIVE = "static, blurred details, worst quality"
 HEIGHT, WIDTH, STEPS = 32, 48, 4
 
-CASES = [
+CASES = [dict(c, prompt=PROMPT, negative_prompt=NEGATIVE, height=HEIGHT, width=WIDTH, steps=STEPS) for c in [
     dict(name="unipc-cfg5-f5", sampler="unipc", guidance=5.0, frames=5),
     dict(name="unipc-cfg1-f3", sampler="unipc", guidance=1.0, frames=3),
     dict(name="euler-cfg5-f3", sampler="euler", guidance=5.0, frames=3),
     dict(name="euler-cfg1-f5", sampler="euler", guidance=1.0, frames=5),
-]
+]]
 
 
-def main():
+def write_fixtures(model: str, out: str, cases: list, seed_base: int, threads: int | None = None) -> None:
+    """Runs WanPipeline from `model` on each case (keys: name, sampler "unipc"/"euler", guidance,
+    frames, prompt, negative_prompt, height, width, steps) from latents drawn with seed
+    seed_base + index; writes <out>/<name>.safetensors (latents, video) and <out>/cases.json."""
     torch.manual_seed(0)
-    pipe = WanPipeline.from_pretrained(MODEL, torch_dtype=torch.float32)
+    if threads:
+        torch.set_num_threads(threads)
+    pipe = WanPipeline.from_pretrained(model, torch_dtype=torch.float32)
     pipe.text_encoder.to(torch.float32)
     unipc = pipe.scheduler
     shift = unipc.config.flow_shift
     euler = FlowMatchEulerDiscreteScheduler(shift=shift)
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
+    z = pipe.vae.config.z_dim
+    tf = pipe.vae.config.scale_factor_temporal
+    sf = pipe.vae.config.scale_factor_spatial
     manifest = []
-    for i, case in enumerate(CASES):
+    for i, case in enumerate(cases):
         pipe.scheduler = unipc if case["sampler"] == "unipc" else euler
-        z = pipe.vae.config.z_dim
-        tf = pipe.vae.config.scale_factor_temporal
-        sf = pipe.vae.config.scale_factor_spatial
         t = (case["frames"] - 1) // tf + 1
-        g = torch.Generator().manual_seed(100 + i)
-        latents = torch.randn(1, z, t, HEIGHT // sf, WIDTH // sf, generator=g)
-        video = pipe(prompt=PROMPT, negative_prompt=NEGATIVE, height=HEIGHT, width=WIDTH,
-                     num_frames=case["frames"], num_inference_steps=STEPS,
+        g = torch.Generator().manual_seed(seed_base + i)
+        latents = torch.randn(1, z, t, case["height"] // sf, case["width"] // sf, generator=g)
+        video = pipe(prompt=case["prompt"], negative_prompt=case["negative_prompt"], height=case["height"],
+                     width=case["width"], num_frames=case["frames"], num_inference_steps=case["steps"],
                      guidance_scale=case["guidance"], latents=latents.clone(),
                      output_type="np").frames[0]
         frames = torch.from_numpy(video).to(torch.float32).contiguous()
         save_file({"latents": latents.contiguous(), "video": frames},
-                  os.path.join(OUT, case["name"] + ".safetensors"))
-        manifest.append(dict(case, prompt=PROMPT, negative_prompt=NEGATIVE, height=HEIGHT, width=WIDTH,
-                             steps=STEPS, shift=shift, video_shape=list(frames.shape)))
+                  os.path.join(out, case["name"] + ".safetensors"))
+        manifest.append(dict(case, shift=shift, video_shape=list(frames.shape)))
         print(case["name"], tuple(frames.shape), float(frames.min()), float(frames.max()))
-    with open(os.path.join(OUT, "cases.json"), "w") as f:
+    with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
+
+
+def main():
+    write_fixtures(MODEL, OUT, CASES, seed_base=100)
 
 
 if __name__ == "__main__":
