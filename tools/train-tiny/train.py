@@ -25,6 +25,7 @@ import argparse
 import io
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import sys
@@ -39,7 +40,7 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "acting-world"))
 
-from generate import DURATIONS, clip_rng, heldout_prompts, sample_clip  # noqa: E402
+from generate import DURATIONS, TRAIN_NAMESPACE, clip_rng, heldout_prompts, sample_clip  # noqa: E402
 from prompts import sample_spec, spec_to_prompt  # noqa: E402
 from world import ClipSpec, render_clip  # noqa: E402
 
@@ -104,16 +105,71 @@ def atomic_write_text(path: Path, text: str) -> None:
 # MARK: - Data
 
 
-def clip_tensor(spec: ClipSpec, temporal: int) -> torch.Tensor:
-    """Frames of `spec` as [3, T, H, W] in [-1, 1], T padded to temporal*k+1 with the last frame
+def clip_frames(spec: ClipSpec, temporal: int) -> np.ndarray:
+    """Frames of `spec` as uint8 [T, H, W, 3], T padded to temporal*k+1 with the last frame
     (a clip of d seconds at 8 fps has 8d frames; Kinema and diffusers generate 8d+1)."""
     frames, _ = render_clip(spec, size=SIZE, fps=FPS)
     n = len(frames)
     need = temporal * math.ceil((n - 1) / temporal) + 1
     if need > n:
         frames = np.concatenate([frames, np.repeat(frames[-1:], need - n, axis=0)])
-    x = torch.from_numpy(frames).float().div_(127.5).sub_(1.0)
-    return x.permute(3, 0, 1, 2).contiguous()
+    return frames
+
+
+def to_model_input(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 [..., T, H, W, 3] -> float [..., 3, T, H, W] in [-1, 1]."""
+    x = frames.float().div_(127.5).sub_(1.0)
+    return x.movedim(-1, -4).contiguous()
+
+
+def clip_tensor(spec: ClipSpec, temporal: int) -> torch.Tensor:
+    """Frames of `spec` as [3, T, H, W] in [-1, 1] (see clip_frames)."""
+    return to_model_input(torch.from_numpy(clip_frames(spec, temporal)))
+
+
+_worker_heldout: set[str] | None = None
+
+
+def _render_training_clip(job: tuple[int, int, int]) -> tuple[dict, np.ndarray]:
+    global _worker_heldout
+    seed, index, temporal = job
+    if _worker_heldout is None:
+        _worker_heldout = heldout_prompts()
+    spec, _ = sample_clip(seed, TRAIN_NAMESPACE, index, exclude_prompts=_worker_heldout)
+    return spec.to_dict(), clip_frames(spec, temporal)
+
+
+def render_training_clips(seed: int, indices, temporal: int, workers: int) -> list[tuple[ClipSpec, np.ndarray]]:
+    """Clips `indices` of the training stream (held-out prompts redrawn) as (spec, uint8 frames),
+    in order; rendered by `workers` processes (the world is numpy code, so this is what keeps a
+    GPU fed)."""
+    jobs = [(seed, int(i), temporal) for i in indices]
+    if workers <= 1 or len(jobs) < 2 * workers:
+        out = [_render_training_clip(j) for j in jobs]
+    else:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            out = pool.map(_render_training_clip, jobs, chunksize=8)
+    return [(ClipSpec.from_dict(d), f) for d, f in out]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch sees no CUDA device")
+        # TF32 matrix products and convolutions: float32 storage, faster products.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
+def hardware(device: torch.device, threads: int) -> str:
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    return f"CPU, {threads} torch threads"
 
 
 class PromptSource:
@@ -188,6 +244,7 @@ def build_vae():
 def stage_vae(args, minutes: float) -> None:
     work = Path(args.work)
     ckpt_path = work / "vae.pt"
+    device = pick_device(args.device)
     torch.manual_seed(args.seed)
     vae = build_vae()
     # --vae-decoder-only trains the decoder (and post-quant conv) on the latents of a frozen
@@ -203,8 +260,9 @@ def stage_vae(args, minutes: float) -> None:
     state = {"step": 0, "seconds": 0.0, "history": []}
     rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(10,)))
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         vae.load_state_dict(ck["model"])
+        vae.to(device)
         # Adam moments carry over only between runs that train the same parameters.
         if ck.get("opt_kind", "all") == opt_kind:
             opt.load_state_dict(ck["optimizer"])
@@ -215,7 +273,7 @@ def stage_vae(args, minutes: float) -> None:
         for group in opt.param_groups:
             group["lr"] = args.vae_lr
         log(work, "vae", note="resumed", step=state["step"], lr=args.vae_lr)
-    vae.train()
+    vae.to(device).train()
     temporal = VAE["scale_factor_temporal"]
     window = temporal * args.vae_latent_frames + 1
     # Clips that hold a whole window (a d-second clip has 8d+1 frames once padded).
@@ -231,6 +289,17 @@ def stage_vae(args, minutes: float) -> None:
     else:
         state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl)
     state["threads"] = args.threads
+    state["hardware"] = hardware(device, args.threads)
+    # --pool N renders N training clips up front (in --workers processes) and draws the windows
+    # from them; without it every window comes from a freshly rendered clip, which is as fast as
+    # needed on a CPU but would leave a GPU waiting on the renderer.
+    pool = None
+    if args.pool > 0:
+        t0 = time.time()
+        rendered = render_training_clips(args.seed, range(args.pool), temporal, args.workers)
+        pool = [torch.from_numpy(f).to(device) for _, f in rendered if f.shape[0] >= window]
+        state["pool"] = args.pool
+        log(work, "vae", note="rendered clip pool", clips=len(pool), seconds=round(time.time() - t0, 1))
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
     last_save = start
@@ -247,11 +316,16 @@ def stage_vae(args, minutes: float) -> None:
     while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
         clips = []
         for _ in range(args.vae_batch):
+            if pool is not None:
+                frames = pool[int(rng.integers(len(pool)))]
+                s = int(rng.integers(0, frames.shape[0] - window + 1))
+                clips.append(to_model_input(frames[s:s + window]))
+                continue
             duration = float(rng.choice(long_enough))
             x = clip_tensor(sample_spec(rng, duration), temporal)
             s = int(rng.integers(0, x.shape[1] - window + 1))
             clips.append(x[:, s:s + window])
-        x = torch.stack(clips)
+        x = torch.stack(clips).to(device)
         if decoder_only:
             # The posterior mean, which is what the latent cache holds and the transformer learns.
             with torch.no_grad():
@@ -300,7 +374,7 @@ def load_vae(work: Path):
     if not path.exists():
         raise SystemExit(f"{path}: no VAE checkpoint; run the vae stage first")
     vae = build_vae()
-    ck = torch.load(path, weights_only=False)
+    ck = torch.load(path, weights_only=False, map_location="cpu")
     vae.load_state_dict(ck["model"])
     return vae.eval(), ck["state"]
 
@@ -311,10 +385,13 @@ def load_vae(work: Path):
 @torch.no_grad()
 def stage_latents(args) -> None:
     """Encodes `--clips` training clips (stream seed, namespace 1, 2-8 s) with the VAE: posterior
-    mean per clip (std kept for reference), grouped by duration, and the per-channel latent statistics."""
+    mean per clip (std kept for reference), grouped by duration, and the per-channel latent
+    statistics. Clips of one duration are encoded `--latent-batch` at a time."""
     work = Path(args.work)
     path = work / "latents.pt"
+    device = pick_device(args.device)
     vae, vae_state = load_vae(work)
+    vae.to(device)
     # "vae_step" names the encoder the latents come from (decoder-only steps leave it as it is).
     encoder_step = latent_step(vae_state)
     cache = {"clips": 0, "vae_step": encoder_step, "groups": {}}
@@ -324,20 +401,28 @@ def stage_latents(args) -> None:
             log(work, "latents", note="VAE encoder changed since the cache was made; re-encoding")
             cache = {"clips": 0, "vae_step": encoder_step, "groups": {}}
     temporal = VAE["scale_factor_temporal"]
-    heldout = heldout_prompts()
     start = time.time()
-    for i in range(cache["clips"], args.clips):
-        spec, _ = sample_clip(args.seed, 1, i, exclude_prompts=heldout)
-        x = clip_tensor(spec, temporal)[None]
-        dist = vae.encode(x).latent_dist
-        g = cache["groups"].setdefault(spec.duration, {"mean": [], "std": [], "specs": []})
-        g["mean"].append(dist.mean[0].half())
-        g["std"].append(dist.std[0].half())
-        g["specs"].append(spec.to_dict())
-        cache["clips"] = i + 1
-        if (i + 1) % 200 == 0:
-            atomic_save(cache, path)
-            log(work, "latents", clips=i + 1, seconds=round(time.time() - start, 1))
+    # Clips rendered (in parallel with --workers) and saved per round.
+    chunk = 200 if args.workers <= 1 else 2000
+    while cache["clips"] < args.clips:
+        first = cache["clips"]
+        indices = range(first, min(first + chunk, args.clips))
+        by_duration: dict[float, list] = {}
+        for spec, frames in render_training_clips(args.seed, indices, temporal, args.workers):
+            by_duration.setdefault(spec.duration, []).append((spec, frames))
+        for duration, items in by_duration.items():
+            g = cache["groups"].setdefault(duration, {"mean": [], "std": [], "specs": []})
+            for b in range(0, len(items), max(1, args.latent_batch)):
+                part = items[b:b + max(1, args.latent_batch)]
+                x = to_model_input(torch.from_numpy(np.stack([f for _, f in part])).to(device))
+                dist = vae.encode(x).latent_dist
+                for k, (spec, _) in enumerate(part):
+                    g["mean"].append(dist.mean[k].half().cpu())
+                    g["std"].append(dist.std[k].half().cpu())
+                    g["specs"].append(spec.to_dict())
+        cache["clips"] = indices.stop
+        atomic_save(cache, path)
+        log(work, "latents", clips=cache["clips"], seconds=round(time.time() - start, 1))
     means = torch.cat([m.float().flatten(1) for g in cache["groups"].values() for m in g["mean"]], dim=1)
     cache["latents_mean"] = means.mean(dim=1).tolist()
     cache["latents_std"] = means.std(dim=1).clamp_min(1e-3).tolist()
@@ -365,8 +450,10 @@ def encode_prompts(tokenizer, text_encoder, prompts: list[str]) -> torch.Tensor:
     zero rows up to MAX_SEQUENCE_LENGTH."""
     tok = tokenizer(prompts, padding="longest", max_length=MAX_SEQUENCE_LENGTH, truncation=True,
                     add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
-    hidden = text_encoder(tok.input_ids, tok.attention_mask).last_hidden_state
-    hidden = hidden * tok.attention_mask[..., None].to(hidden.dtype)
+    device = next(text_encoder.parameters()).device
+    tok = {k: v.to(device) for k, v in tok.items()}
+    hidden = text_encoder(tok["input_ids"], tok["attention_mask"]).last_hidden_state
+    hidden = hidden * tok["attention_mask"][..., None].to(hidden.dtype)
     return F.pad(hidden, (0, 0, 0, MAX_SEQUENCE_LENGTH - hidden.shape[1]))
 
 
@@ -383,42 +470,52 @@ def ema_update(ema: dict, modules: dict, decay: float) -> None:
     """ema[name][key] <- decay * ema + (1 - decay) * weight, for every floating tensor of each
     module's state dict (integer buffers are copied)."""
     for name, module in modules.items():
+        averages, values = [], []
         for key, value in module.state_dict().items():
             avg = ema[name][key]
             if avg.is_floating_point():
-                avg.lerp_(value, 1.0 - decay)
+                averages.append(avg)
+                values.append(value)
             else:
                 avg.copy_(value)
+        if averages:
+            torch._foreach_lerp_(averages, values, 1.0 - decay)
 
 
 def stage_dit(args, minutes: float) -> None:
     work = Path(args.work)
     ckpt_path = work / "dit.pt"
+    device = pick_device(args.device)
     tokenizer = load_tokenizer(work)
     cache_path = work / "latents.pt"
     if not cache_path.exists():
         raise SystemExit(f"{cache_path}: no latent cache; run the latents stage first")
     cache = torch.load(cache_path, weights_only=False)
-    lat_mean = torch.tensor(cache["latents_mean"]).view(1, -1, 1, 1, 1)
-    lat_std = torch.tensor(cache["latents_std"]).view(1, -1, 1, 1, 1)
-    groups = {d: (torch.stack(g["mean"]), torch.stack(g["std"]), [ClipSpec.from_dict(s) for s in g["specs"]])
+    lat_mean = torch.tensor(cache["latents_mean"], device=device).view(1, -1, 1, 1, 1)
+    lat_std = torch.tensor(cache["latents_std"], device=device).view(1, -1, 1, 1, 1)
+    groups = {d: (torch.stack(g["mean"]).to(device), [ClipSpec.from_dict(s) for s in g["specs"]])
               for d, g in cache["groups"].items()}
     durations = sorted(groups)
-    weights = np.array([len(groups[d][2]) for d in durations], dtype=np.float64)
+    weights = np.array([len(groups[d][1]) for d in durations], dtype=np.float64)
     weights /= weights.sum()
 
     torch.manual_seed(args.seed)
     text_encoder = build_text_encoder(len(tokenizer))
     transformer = build_transformer()
+    ck = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
+    if ck is not None:
+        transformer.load_state_dict(ck["transformer"])
+        text_encoder.load_state_dict(ck["text_encoder"])
+    transformer.to(device)
+    text_encoder.to(device)
     params = list(transformer.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=args.dit_lr, weight_decay=0.01, betas=(0.9, 0.99))
     state = {"step": 0, "seconds": 0.0, "history": [], "vae_step": cache["vae_step"]}
     rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(11,)))
     gen = torch.Generator().manual_seed(args.seed + 11)
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
-        transformer.load_state_dict(ck["transformer"])
-        text_encoder.load_state_dict(ck["text_encoder"])
+    # On a GPU the noise is drawn there (its own generator); on the CPU from `gen`, as before.
+    noise_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(args.seed + 12)
+    if ck is not None:
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
         if state["vae_step"] != cache["vae_step"]:
@@ -426,6 +523,8 @@ def stage_dit(args, minutes: float) -> None:
                              f"{cache_path} holds VAE step {cache['vae_step']}; delete one of them")
         rng.bit_generator.state = ck["rng"]
         gen.set_state(ck["torch_gen"])
+        if noise_gen is not gen and ck.get("noise_gen") is not None:
+            noise_gen.set_state(ck["noise_gen"])
         log(work, "dit", note="resumed", step=state["step"])
     # Exponential moving average of the weights (what `save` exports when present): the raw
     # weights of a short, high-learning-rate run wander from step to step, and averaging them is
@@ -435,14 +534,14 @@ def stage_dit(args, minutes: float) -> None:
     if args.ema > 0:
         ema = {"transformer": {k: v.detach().clone() for k, v in transformer.state_dict().items()},
                "text_encoder": {k: v.detach().clone() for k, v in text_encoder.state_dict().items()}}
-        if ckpt_path.exists() and ck.get("ema") is not None:
-            ema = ck["ema"]
+        if ck is not None and ck.get("ema") is not None:
+            ema = {name: {k: v.to(device) for k, v in avg.items()} for name, avg in ck["ema"].items()}
         state.setdefault("ema_since", state["step"])
         state["ema_decay"] = args.ema
     transformer.train()
     text_encoder.train()
     state.update(clips=cache["clips"], batch=args.dit_batch, uncond=args.uncond, flow_shift=args.flow_shift,
-                 threads=args.threads)
+                 threads=args.threads, hardware=hardware(device, args.threads))
     first_step = state["step"]  # steps of this run, for the seconds per step
     prompt_source = PromptSource()
     start = time.time()
@@ -455,23 +554,23 @@ def stage_dit(args, minutes: float) -> None:
         mark[0] = time.time()
         atomic_save({"transformer": transformer.state_dict(), "text_encoder": text_encoder.state_dict(),
                      "optimizer": opt.state_dict(), "state": state, "rng": rng.bit_generator.state,
-                     "ema": ema,
+                     "ema": ema, "noise_gen": None if noise_gen is gen else noise_gen.get_state(),
                      "torch_gen": gen.get_state(), "latents_mean": cache["latents_mean"],
                      "latents_std": cache["latents_std"]}, ckpt_path)
 
     while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
         d = durations[int(rng.choice(len(durations), p=weights))]
-        mean, std, specs = groups[d]
+        mean, specs = groups[d]
         idx = rng.choice(len(specs), size=min(args.dit_batch, len(specs)), replace=False)
         # The posterior mean: the posterior std of a VAE trained with a small KL weight is noise
         # the sampler never has to produce.
-        x0 = (mean[idx].float() - lat_mean) / lat_std
+        x0 = (mean[torch.from_numpy(idx).to(device)].float() - lat_mean) / lat_std
         prompts = []
         for i in idx:
             p = prompt_source(specs[int(i)], rng)
             prompts.append("" if p is None or rng.random() < args.uncond else p)
-        sigma = sample_sigmas(len(idx), args.flow_shift, gen)
-        noise = torch.randn(x0.shape, generator=gen)
+        sigma = sample_sigmas(len(idx), args.flow_shift, gen).to(device)
+        noise = torch.randn(x0.shape, generator=noise_gen, device=device)
         s = sigma.view(-1, 1, 1, 1, 1)
         xt = (1 - s) * x0 + s * noise
         emb = encode_prompts(tokenizer, text_encoder, prompts)
@@ -486,7 +585,11 @@ def stage_dit(args, minutes: float) -> None:
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if ema is not None:
-            ema_update(ema, {"transformer": transformer, "text_encoder": text_encoder}, args.ema)
+            # Warmed-up decay (1+n)/(10+n) for the first steps n of the average, so that it does
+            # not hold on to the random initial weights of a run from scratch.
+            n = state["step"] - state["ema_since"]
+            decay = min(args.ema, (1 + n) / (10 + n))
+            ema_update(ema, {"transformer": transformer, "text_encoder": text_encoder}, decay)
         state["step"] += 1
         running.append(loss.item())
         if state["step"] % args.log_every == 0:
@@ -519,7 +622,7 @@ def stage_save(args) -> None:
     ck_path = work / "dit.pt"
     if not ck_path.exists():
         raise SystemExit(f"{ck_path}: no DiT checkpoint; run the dit stage first")
-    ck = torch.load(ck_path, weights_only=False)
+    ck = torch.load(ck_path, weights_only=False, map_location="cpu")
     dit_state = ck["state"]
     if dit_state["vae_step"] != latent_step(vae_state):
         raise SystemExit(f"{ck_path}: trained on latents of VAE step {dit_state['vae_step']}, "
@@ -572,6 +675,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone (batch "
                    f"{vae_state.get('decoder_batch')}, {vae_state.get('decoder_window')}-frame windows) on the frozen "
                    f"encoder of step {latent_step(vae_state)}.")
+    clips = (f"a pool of {vae_state['pool']} rendered clips" if vae_state.get("pool")
+             else "freshly rendered clips")
     ema = ""
     if dit_state.get("ema_decay"):
         ema = (f" The exported weights are the exponential moving average (decay {dit_state['ema_decay']}) "
@@ -600,7 +705,7 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
 ## Training
 
 - VAE: {vae_state['step']} steps ({vae_state['seconds'] / 60:.1f} min), batch {vae_state.get('batch')} random
-  {vae_state.get('window')}-frame windows of freshly rendered clips; loss L1 + L2 + {vae_state.get('kl_weight')} x KL.{decoder}
+  {vae_state.get('window')}-frame windows of {clips}; loss L1 + L2 + {vae_state.get('kl_weight')} x KL.{decoder}
   Last logged: {json.dumps(vh)}.
 - Transformer + text encoder: {dit_state['step']} steps ({dit_state['seconds'] / 60:.1f} min), batch
   {dit_state.get('batch')}, on VAE latents of {dit_state.get('clips')} rendered clips, each step with a fresh
@@ -608,11 +713,15 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
   guidance. Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn
   uniformly and shifted by {dit_state.get('flow_shift')}.{ema} Last logged: {json.dumps(dh)}.
 - Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
-- Hardware: CPU, {dit_state.get('threads')} torch threads.
+- Hardware: VAE on {vae_state.get('hardware') or 'CPU'}; transformer and text encoder on
+  {dit_state.get('hardware') or f"CPU, {dit_state.get('threads')} torch threads"}.
 
 Reproduce (from the repository root, with the virtualenv of tools/reference/setup-venv.sh):
 
     make train-tiny
+
+(`tools/train-tiny/recipe.sh`: its GPU stages where torch sees a CUDA GPU, its 2-core CPU
+stages otherwise; the hardware line above says which made these weights.)
 
 ## Recommended settings (kinema.json)
 
@@ -659,6 +768,11 @@ def main(argv=None) -> int:
     p.add_argument("--max-steps", type=int, default=0, help="stop a training stage after this many steps (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when torch sees one)")
+    p.add_argument("--workers", type=int, default=1, help="processes that render clips (--pool, latents)")
+    p.add_argument("--pool", type=int, default=0,
+                   help="vae: draw windows from this many clips rendered up front (0: a fresh clip per window)")
+    p.add_argument("--latent-batch", type=int, default=1, help="latents: clips of one duration encoded at once")
     p.add_argument("--prompts", type=int, default=50000, help="prompts the tokenizer is trained on")
     p.add_argument("--vocab", type=int, default=TOKENIZER_VOCAB)
     p.add_argument("--vae-batch", type=int, default=4)
