@@ -41,23 +41,23 @@ fi
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 echo "== Kinema"
-kinema=$(.build/release/kinema-bench umt5 "$@" | tee /dev/stderr | grep '^RESULT')
+kinema=$(.build/release/kinema-bench umt5 "$@" | tee >(cat >&2) | grep '^RESULT')
 echo "== transformers, bfloat16"
 fits $((params * 2 + 1000000000)) || { echo "umt5.sh: not enough memory left for the transformers run" >&2; exit 1; }
-bf16=$("$PYTHON" tools/bench/umt5_torch.py --dtype bfloat16 "$@" | tee /dev/stderr | grep '^RESULT')
+bf16=$("$PYTHON" tools/bench/umt5_torch.py --dtype bfloat16 "$@" | tee >(cat >&2) | grep '^RESULT')
 
 pad=""
 if (( padded )); then
     echo "== transformers, bfloat16, padded to 512 tokens"
     fits $((params * 2 + 2000000000)) || { echo "umt5.sh: not enough memory left for the padded run" >&2; exit 1; }
-    pad=$("$PYTHON" tools/bench/umt5_torch.py --dtype bfloat16 --pad-to 512 "$@" | tee /dev/stderr | grep '^RESULT')
+    pad=$("$PYTHON" tools/bench/umt5_torch.py --dtype bfloat16 --pad-to 512 "$@" | tee >(cat >&2) | grep '^RESULT')
 fi
 
 f32=""
 need=$((params * 4 + 1000000000))
 if fits $need; then
     echo "== transformers, float32"
-    f32=$("$PYTHON" tools/bench/umt5_torch.py --dtype float32 "$@" | tee /dev/stderr | grep '^RESULT')
+    f32=$("$PYTHON" tools/bench/umt5_torch.py --dtype float32 "$@" | tee >(cat >&2) | grep '^RESULT')
 else
     echo "== transformers, float32: skipped, needs $((need / 1000000000)) GB, $(( $(available) / 1000000000 )) GB available (try --layers 6)"
 fi

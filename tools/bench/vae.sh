@@ -12,8 +12,8 @@ cd "$(dirname "$0")/../.."
 python="${PYTHON:-tools/reference/.venv/bin/python}"
 
 swift build -c release --product kinema-bench >/dev/null
-kinema=$(.build/release/kinema-bench vae "$@" | tee /dev/stderr | grep '^kinema:')
-torch=$("$python" tools/bench/vae_torch.py "$@" | tee /dev/stderr | grep '^torch:')
+kinema=$(.build/release/kinema-bench vae "$@" | tee >(cat >&2) | grep '^kinema:')
+torch=$("$python" tools/bench/vae_torch.py "$@" | tee >(cat >&2) | grep '^torch:')
 
 echo
 echo "$kinema"
