@@ -287,7 +287,7 @@ def stage_vae(args, minutes: float) -> None:
         state.setdefault("decoder_steps", 0)
         state.update(decoder_batch=args.vae_batch, decoder_window=window)
     else:
-        state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl)
+        state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, pool=args.pool)
     state["threads"] = args.threads
     state["hardware"] = hardware(device, args.threads)
     # --pool N renders N training clips up front (in --workers processes) and draws the windows
@@ -298,7 +298,6 @@ def stage_vae(args, minutes: float) -> None:
         t0 = time.time()
         rendered = render_training_clips(args.seed, range(args.pool), temporal, args.workers)
         pool = [torch.from_numpy(f).to(device) for _, f in rendered if f.shape[0] >= window]
-        state["pool"] = args.pool
         log(work, "vae", note="rendered clip pool", clips=len(pool), seconds=round(time.time() - t0, 1))
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()

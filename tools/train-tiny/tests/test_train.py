@@ -28,6 +28,20 @@ class TrainTests(unittest.TestCase):
             self.assertGreaterEqual(float(x.min()), -1.0)
             self.assertLessEqual(float(x.max()), 1.0)
 
+    def test_parallel_rendering_matches_the_training_stream(self):
+        from generate import heldout_prompts, sample_clip
+        serial = train.render_training_clips(0, range(5, 11), temporal=4, workers=1)
+        parallel = train.render_training_clips(0, range(5, 11), temporal=4, workers=2)
+        heldout = heldout_prompts()
+        for i, (a, b) in zip(range(5, 11), zip(serial, parallel)):
+            spec, _ = sample_clip(0, 1, i, exclude_prompts=heldout)
+            self.assertEqual(a[0].to_dict(), spec.to_dict())
+            self.assertEqual(b[0].to_dict(), spec.to_dict())
+            self.assertTrue(np.array_equal(a[1], b[1]))
+            self.assertEqual(a[1].dtype, np.uint8)
+            # The uint8 frames become exactly the tensor clip_tensor makes.
+            self.assertTrue(torch.equal(train.to_model_input(torch.from_numpy(a[1])), train.clip_tensor(spec, 4)))
+
     def test_prompt_embeddings_match_wan_pipeline(self):
         from diffusers import WanPipeline
         import argparse
