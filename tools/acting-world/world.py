@@ -453,6 +453,17 @@ def clip_states(spec: ClipSpec, fps: float) -> list[tuple[CharacterState, dict]]
     return out
 
 
+def pad_to_chunks(frames: np.ndarray, temporal: int) -> np.ndarray:
+    """Frames padded with copies of the last one to temporal*k+1, the frame counts a Wan VAE
+    takes and Kinema and diffusers generate (a clip of d seconds renders 8d frames at 8 fps;
+    the engines make 8d+1)."""
+    n = len(frames)
+    need = temporal * math.ceil((n - 1) / temporal) + 1
+    if need <= n:
+        return frames
+    return np.concatenate([frames, np.repeat(frames[-1:], need - n, axis=0)])
+
+
 def render_clip(spec: ClipSpec, size: int = 64, fps: float = 8.0, supersample: int = 4
                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Renders a clip: frames uint8 [T, H, W, 3] and per-frame label arrays."""

@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE.parent / "acting-world"))
 
 from generate import DURATIONS, TRAIN_NAMESPACE, clip_rng, heldout_prompts, sample_clip  # noqa: E402
 from prompts import sample_spec, spec_to_prompt  # noqa: E402
-from world import ClipSpec, render_clip  # noqa: E402
+from world import ClipSpec, pad_to_chunks, render_clip  # noqa: E402
 
 # The text length WanPipeline pads prompt embeddings to (its default max_sequence_length).
 MAX_SEQUENCE_LENGTH = 512
@@ -109,11 +109,7 @@ def clip_frames(spec: ClipSpec, temporal: int) -> np.ndarray:
     """Frames of `spec` as uint8 [T, H, W, 3], T padded to temporal*k+1 with the last frame
     (a clip of d seconds at 8 fps has 8d frames; Kinema and diffusers generate 8d+1)."""
     frames, _ = render_clip(spec, size=SIZE, fps=FPS)
-    n = len(frames)
-    need = temporal * math.ceil((n - 1) / temporal) + 1
-    if need > n:
-        frames = np.concatenate([frames, np.repeat(frames[-1:], need - n, axis=0)])
-    return frames
+    return pad_to_chunks(frames, temporal)
 
 
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
@@ -403,6 +399,7 @@ def stage_latents(args) -> None:
     start = time.time()
     # Clips rendered (in parallel with --workers) and saved per round.
     chunk = 200 if args.workers <= 1 else 2000
+    batch = max(1, args.latent_batch)
     while cache["clips"] < args.clips:
         first = cache["clips"]
         indices = range(first, min(first + chunk, args.clips))
@@ -411,8 +408,8 @@ def stage_latents(args) -> None:
             by_duration.setdefault(spec.duration, []).append((spec, frames))
         for duration, items in by_duration.items():
             g = cache["groups"].setdefault(duration, {"mean": [], "std": [], "specs": []})
-            for b in range(0, len(items), max(1, args.latent_batch)):
-                part = items[b:b + max(1, args.latent_batch)]
+            for b in range(0, len(items), batch):
+                part = items[b:b + batch]
                 x = to_model_input(torch.from_numpy(np.stack([f for _, f in part])).to(device))
                 dist = vae.encode(x).latent_dist
                 for k, (spec, _) in enumerate(part):
