@@ -12,7 +12,10 @@ Stages (each can be run on its own; all state lives in --work, so every stage re
   latents    Encodes rendered training clips with the trained VAE (cache for the DiT stage).
   dit        WanTransformer3DModel and UMT5EncoderModel trained jointly from scratch with the
              rectified-flow objective the Wan sampler expects.
-  save       WanPipeline.save_pretrained into --out, plus kinema.json and MODEL_CARD.md.
+  save       WanPipeline.save_pretrained into --out, plus kinema.json, MODEL_CARD.md and
+             training.json (what each component's training recorded).
+  import     Turns a saved pipeline (--model, with its training.json) back into the checkpoints
+             of --work, so that later stages continue training it (with fresh optimizer state).
   verify     Loads --out with WanPipeline.from_pretrained and generates a clip in diffusers.
   all        tokenizer, vae, latents, dit, save, verify; --minutes is split between vae and dit.
 
@@ -263,8 +266,10 @@ def stage_vae(args, minutes: float) -> None:
         if ck.get("opt_kind", "all") == opt_kind:
             opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
-        rng.bit_generator.state = ck["rng"]
-        torch.set_rng_state(ck["torch_rng"])
+        # An imported checkpoint (see stage_import) has no random streams: they start afresh.
+        if ck.get("rng") is not None:
+            rng.bit_generator.state = ck["rng"]
+            torch.set_rng_state(ck["torch_rng"])
         # The learning rate given to this run applies, not the one saved with the optimizer.
         for group in opt.param_groups:
             group["lr"] = args.vae_lr
@@ -500,6 +505,11 @@ def stage_dit(args, minutes: float) -> None:
     transformer = build_transformer()
     ck = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
     if ck is not None:
+        # The latent normalisation the weights were trained with, even if the cache has grown
+        # (more clips encoded by the same VAE) since.
+        cache["latents_mean"], cache["latents_std"] = ck["latents_mean"], ck["latents_std"]
+        lat_mean = torch.tensor(cache["latents_mean"], device=device).view(1, -1, 1, 1, 1)
+        lat_std = torch.tensor(cache["latents_std"], device=device).view(1, -1, 1, 1, 1)
         transformer.load_state_dict(ck["transformer"])
         text_encoder.load_state_dict(ck["text_encoder"])
     transformer.to(device)
@@ -512,13 +522,19 @@ def stage_dit(args, minutes: float) -> None:
     # On a GPU the noise is drawn there (its own generator); on the CPU from `gen`, as before.
     noise_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(args.seed + 12)
     if ck is not None:
-        opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
         if state["vae_step"] != cache["vae_step"]:
             raise SystemExit(f"{ckpt_path}: trained on latents of VAE step {state['vae_step']}, but "
                              f"{cache_path} holds VAE step {cache['vae_step']}; delete one of them")
-        rng.bit_generator.state = ck["rng"]
-        gen.set_state(ck["torch_gen"])
+        # An imported checkpoint (see stage_import) has weights only: the optimizer starts afresh
+        # at this step, and so does the learning-rate warm-up.
+        if ck.get("optimizer") is not None:
+            opt.load_state_dict(ck["optimizer"])
+        else:
+            state["opt_since"] = state["step"]
+        if ck.get("rng") is not None:
+            rng.bit_generator.state = ck["rng"]
+            gen.set_state(ck["torch_gen"])
         if noise_gen is not gen and ck.get("noise_gen") is not None:
             noise_gen.set_state(ck["noise_gen"])
         log(work, "dit", note="resumed", step=state["step"])
@@ -537,8 +553,12 @@ def stage_dit(args, minutes: float) -> None:
     transformer.train()
     text_encoder.train()
     state.update(clips=cache["clips"], batch=args.dit_batch, uncond=args.uncond, flow_shift=args.flow_shift,
-                 threads=args.threads, hardware=hardware(device, args.threads))
+                 threads=args.threads, hardware=hardware(device, args.threads), amp=args.amp)
     first_step = state["step"]  # steps of this run, for the seconds per step
+    # One entry per run of this stage that trained, for the model card.
+    run = {"from_step": first_step, "to_step": first_step, "batch": args.dit_batch, "lr": args.dit_lr,
+           "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "hardware": state["hardware"]}
+    runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
     start = time.time()
     last_save = start
@@ -548,6 +568,9 @@ def stage_dit(args, minutes: float) -> None:
     def save():
         state["seconds"] += time.time() - mark[0]
         mark[0] = time.time()
+        run["to_step"] = state["step"]
+        if run["to_step"] > run["from_step"] and (not runs or runs[-1] is not run):
+            runs.append(run)
         atomic_save({"transformer": transformer.state_dict(), "text_encoder": text_encoder.state_dict(),
                      "optimizer": opt.state_dict(), "state": state, "rng": rng.bit_generator.state,
                      "ema": ema, "noise_gen": None if noise_gen is gen else noise_gen.get_state(),
@@ -569,11 +592,18 @@ def stage_dit(args, minutes: float) -> None:
         noise = torch.randn(x0.shape, generator=noise_gen, device=device)
         s = sigma.view(-1, 1, 1, 1, 1)
         xt = (1 - s) * x0 + s * noise
-        emb = encode_prompts(tokenizer, text_encoder, prompts)
-        pred = transformer(hidden_states=xt, timestep=sigma * 1000, encoder_hidden_states=emb,
-                           return_dict=False)[0]
-        loss = F.mse_loss(pred, noise - x0)
-        lr = args.dit_lr * min(1.0, (state["step"] + 1) / args.warmup)
+        # --amp bf16: the forward pass in bfloat16 autocast (weights, optimizer and loss stay float32).
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16"):
+            emb = encode_prompts(tokenizer, text_encoder, prompts)
+            pred = transformer(hidden_states=xt, timestep=sigma * 1000, encoder_hidden_states=emb,
+                               return_dict=False)[0]
+        loss = F.mse_loss(pred.float(), noise - x0)
+        # Linear warm-up from the optimizer's first step, then constant, or (--lr-end) falling
+        # linearly to --lr-end over this run's time budget.
+        lr = args.dit_lr * min(1.0, (state["step"] - state.get("opt_since", 0) + 1) / args.warmup)
+        if args.lr_end is not None:
+            done = min(1.0, (time.time() - start) / (minutes * 60))
+            lr *= 1.0 + (args.lr_end / args.dit_lr - 1.0) * done
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
@@ -599,6 +629,62 @@ def stage_dit(args, minutes: float) -> None:
             last_save = time.time()
     save()
     log(work, "dit", note="stopped", step=state["step"], seconds_total=round(state["seconds"], 1))
+
+
+# MARK: - Import
+
+
+TRAINING_RECORD = "training.json"
+
+
+def stage_import(args) -> None:
+    """Checkpoints in --work made from the pipeline saved in --model: tokenizer, VAE (vae.pt) and
+    transformer + text encoder (dit.pt, whose weight average starts from the saved weights),
+    with the training state recorded in the pipeline's training.json, so that the vae, latents,
+    dit and save stages continue where that training stopped. Optimizer moments and random
+    streams are not part of a saved pipeline: the next dit run starts them afresh (and warms its
+    learning rate up again). The latent cache is not imported; run the latents stage."""
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from transformers import T5Tokenizer, UMT5EncoderModel
+
+    work = Path(args.work)
+    model = Path(args.model)
+    record_path = model / TRAINING_RECORD
+    if not record_path.exists():
+        raise SystemExit(f"{record_path}: missing; only pipelines written by this script's save stage can be imported")
+    for name in ("vae.pt", "dit.pt", "latents.pt"):
+        if (work / name).exists():
+            raise SystemExit(f"{work / name}: exists; import into an empty --work")
+    record = json.loads(record_path.read_text())
+    tokenizer = T5Tokenizer.from_pretrained(str(model / "tokenizer"))
+    vae = AutoencoderKLWan.from_pretrained(str(model / "vae"), torch_dtype=torch.float32)
+    text_encoder = UMT5EncoderModel.from_pretrained(str(model / "text_encoder"), dtype=torch.float32)
+    transformer = WanTransformer3DModel.from_pretrained(str(model / "transformer"), torch_dtype=torch.float32)
+    # The architecture must be the one this script builds (strict loads below check the shapes).
+    built_vae, built_te, built_tr = build_vae(), build_text_encoder(len(tokenizer)), build_transformer()
+    built_vae.load_state_dict(vae.state_dict())
+    built_te.load_state_dict(text_encoder.state_dict())
+    built_tr.load_state_dict(transformer.state_dict())
+
+    staged = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=work))
+    try:
+        tokenizer.save_pretrained(str(staged))
+        if (work / "tokenizer").exists():
+            shutil.rmtree(work / "tokenizer")
+        os.replace(staged, work / "tokenizer")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    atomic_write_text(work / "tokenizer_info.json", json.dumps(record.get("tokenizer", {})) + "\n")
+    vae_state = dict(record["vae"], imported_from=str(model))
+    atomic_save({"model": built_vae.state_dict(), "optimizer": None, "opt_kind": None, "state": vae_state,
+                 "rng": None, "torch_rng": None, "config": VAE}, work / "vae.pt")
+    dit_state = dict(record["dit"], imported_from=str(model))
+    weights = {"transformer": built_tr.state_dict(), "text_encoder": built_te.state_dict()}
+    atomic_save({**weights, "optimizer": None, "state": dit_state, "rng": None, "torch_gen": None,
+                 "noise_gen": None, "ema": {name: {k: v.clone() for k, v in w.items()} for name, w in weights.items()},
+                 "latents_mean": record["latents_mean"], "latents_std": record["latents_std"]}, work / "dit.pt")
+    log(work, "import", model=str(model), vae_step=vae_state["step"], dit_step=dit_state["step"])
 
 
 # MARK: - Save and verify
@@ -643,9 +729,12 @@ def stage_save(args) -> None:
                     "guidance": args.guidance, "flow_shift": args.flow_shift, "sampler": "unipc",
                     "negative_prompt": NEGATIVE_PROMPT}
         atomic_write_text(staged / "kinema.json", json.dumps(settings, indent=2) + "\n")
-        total = folder_bytes(staged)
         info_path = work / "tokenizer_info.json"
         tok_info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        training = {"tokenizer": tok_info, "vae": vae_state, "dit": dit_state,
+                    "latents_mean": ck["latents_mean"], "latents_std": ck["latents_std"]}
+        atomic_write_text(staged / TRAINING_RECORD, json.dumps(training, indent=1) + "\n")
+        total = folder_bytes(staged)
         atomic_write_text(staged / "MODEL_CARD.md", model_card(args, vae_state, dit_state, total,
                                                                len(tokenizer), tok_info.get("prompts"), settings))
         total = folder_bytes(staged)
@@ -673,6 +762,15 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                    f"encoder of step {latent_step(vae_state)}.")
     clips = (f"a pool of {vae_state['pool']} rendered clips" if vae_state.get("pool")
              else "freshly rendered clips")
+    runs = ""
+    if len(dit_state.get("runs", [])) > 1:
+        parts = []
+        for r in dit_state["runs"]:
+            lr = f"lr {r['lr']:g}" + (f" falling to {r['lr_end']:g}" if r.get("lr_end") is not None else "")
+            amp = ", bf16 autocast" if r.get("amp") == "bf16" else ""
+            parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
+                         f"{r['clips']} clips{amp}, {r['hardware']}")
+        runs = " Runs: " + "; ".join(parts) + "."
     ema = ""
     if dit_state.get("ema_decay"):
         ema = (f" The exported weights are the exponential moving average (decay {dit_state['ema_decay']}) "
@@ -707,7 +805,7 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
   {dit_state.get('batch')}, on VAE latents of {dit_state.get('clips')} rendered clips, each step with a fresh
   random phrasing of the clip's prompt; {dit_state.get('uncond')} of prompts empty for classifier-free
   guidance. Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn
-  uniformly and shifted by {dit_state.get('flow_shift')}.{ema} Last logged: {json.dumps(dh)}.
+  uniformly and shifted by {dit_state.get('flow_shift')}.{runs}{ema} Last logged: {json.dumps(dh)}.
 - Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
 - Hardware: VAE on {vae_state.get('hardware') or 'CPU'}; transformer and text encoder on
   {dit_state.get('hardware') or f"CPU, {dit_state.get('threads')} torch threads"}.
@@ -755,7 +853,7 @@ def stage_verify(args) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=["tokenizer", "vae", "latents", "dit", "save", "verify", "all"])
+    p.add_argument("stage", choices=["tokenizer", "import", "vae", "latents", "dit", "save", "verify", "all"])
     p.add_argument("--work", default="out/train-tiny", help="checkpoints, caches and log.jsonl")
     p.add_argument("--out", default="models/kinema-tiny", help="where `save` writes the pipeline")
     p.add_argument("--minutes", type=float, default=180.0,
@@ -782,6 +880,11 @@ def main(argv=None) -> int:
     p.add_argument("--dit-batch", type=int, default=8)
     p.add_argument("--dit-lr", type=float, default=3e-4)
     p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--lr-end", type=float, default=None,
+                   help="dit: fall linearly from --dit-lr to this over the run's --minutes (default: constant)")
+    p.add_argument("--amp", choices=["none", "bf16"], default="none",
+                   help="dit: forward pass in bfloat16 autocast (for GPUs)")
+    p.add_argument("--model", help="import: the saved pipeline to continue training")
     p.add_argument("--ema", type=float, default=0.998,
                    help="decay of the weight average the DiT stage keeps and `save` exports (0: none)")
     p.add_argument("--uncond", type=float, default=0.1, help="share of empty prompts (guidance dropout)")
@@ -798,6 +901,10 @@ def main(argv=None) -> int:
     Path(args.work).mkdir(parents=True, exist_ok=True)
     if args.stage in ("tokenizer", "all"):
         stage_tokenizer(args)
+    if args.stage == "import":
+        if not args.model:
+            raise SystemExit("import: --model DIR is required")
+        stage_import(args)
     # Once the DiT has started training on its latents, the VAE is frozen: `all` resumes the DiT.
     frozen = args.stage == "all" and (Path(args.work) / "dit.pt").exists()
     if args.stage == "vae" or (args.stage == "all" and not frozen):
