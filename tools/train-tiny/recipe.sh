@@ -24,10 +24,10 @@ fi
 
 if [ "$DEVICE" = cuda ]; then
     # The stages that produced the committed model, on one NVIDIA H200, in two sittings. First
-    # (about 7 minutes of stages plus start-up) everything from scratch with batches a CPU cannot
-    # afford; clips are rendered up front by WORKERS processes. (The tokenizer stage is the CPU recipe's; it needs
-    # the transformers of tools/reference/setup-venv.sh: 5.17 fails to load a SentencePiece model
-    # with the identity normalizer.)
+    # (about 7 minutes of stages plus start-up) everything from scratch with batches a CPU
+    # cannot afford; clips are rendered up front by WORKERS processes. (The tokenizer stage is
+    # the CPU recipe's; it needs the transformers of tools/reference/setup-venv.sh: 5.17 fails to
+    # load a SentencePiece model with the identity normalizer.)
     WORKERS=${TRAIN_WORKERS:-$(( $(nproc) > 2 ? $(nproc) - 1 : 1 ))}
     G=(--device cuda --threads "$THREADS" --workers "$WORKERS")
     "$PY" "$T" tokenizer --work "$W" --prompts 20000 --threads "$THREADS"
