@@ -93,6 +93,22 @@ def atomic_save(obj, path: Path) -> None:
         raise
 
 
+def atomic_write_dir(path: Path, write):
+    """Writes the folder `path` through `write(staging_folder)` (a folder beside it), then swaps it
+    in: a failed or interrupted write leaves `path` as it was. Returns what `write` returns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        result = write(staged)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staged, path)
+        return result
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -211,11 +227,7 @@ def stage_tokenizer(args) -> None:
         sp_dir.mkdir()
         (sp_dir / "spiece.model").write_bytes(model.getvalue())
         tokenizer = T5Tokenizer.from_pretrained(str(sp_dir), extra_ids=0)
-        staged = Path(tmp) / "tokenizer"
-        tokenizer.save_pretrained(str(staged))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staged, out)
+        atomic_write_dir(out, lambda staged: tokenizer.save_pretrained(str(staged)))
     atomic_write_text(work / "tokenizer_info.json", json.dumps({"prompts": len(prompts), "seed": args.seed}) + "\n")
     lengths = [len(tokenizer(p)["input_ids"]) for p in prompts[:500]]
     unk = sum(tokenizer(p)["input_ids"].count(2) for p in prompts[:500])
@@ -492,8 +504,13 @@ def stage_dit(args, minutes: float) -> None:
     if not cache_path.exists():
         raise SystemExit(f"{cache_path}: no latent cache; run the latents stage first")
     cache = torch.load(cache_path, weights_only=False)
-    lat_mean = torch.tensor(cache["latents_mean"], device=device).view(1, -1, 1, 1, 1)
-    lat_std = torch.tensor(cache["latents_std"], device=device).view(1, -1, 1, 1, 1)
+    ck = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
+    # The latent normalisation: the cache's for a new run; a resumed run keeps the one its weights
+    # were trained with, even if the cache has grown (more clips encoded by the same VAE) since.
+    stats = ck if ck is not None else cache
+    latents_mean, latents_std = stats["latents_mean"], stats["latents_std"]
+    lat_mean = torch.tensor(latents_mean, device=device).view(1, -1, 1, 1, 1)
+    lat_std = torch.tensor(latents_std, device=device).view(1, -1, 1, 1, 1)
     groups = {d: (torch.stack(g["mean"]).to(device), [ClipSpec.from_dict(s) for s in g["specs"]])
               for d, g in cache["groups"].items()}
     durations = sorted(groups)
@@ -503,13 +520,7 @@ def stage_dit(args, minutes: float) -> None:
     torch.manual_seed(args.seed)
     text_encoder = build_text_encoder(len(tokenizer))
     transformer = build_transformer()
-    ck = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
     if ck is not None:
-        # The latent normalisation the weights were trained with, even if the cache has grown
-        # (more clips encoded by the same VAE) since.
-        cache["latents_mean"], cache["latents_std"] = ck["latents_mean"], ck["latents_std"]
-        lat_mean = torch.tensor(cache["latents_mean"], device=device).view(1, -1, 1, 1, 1)
-        lat_std = torch.tensor(cache["latents_std"], device=device).view(1, -1, 1, 1, 1)
         transformer.load_state_dict(ck["transformer"])
         text_encoder.load_state_dict(ck["text_encoder"])
     transformer.to(device)
@@ -574,8 +585,8 @@ def stage_dit(args, minutes: float) -> None:
         atomic_save({"transformer": transformer.state_dict(), "text_encoder": text_encoder.state_dict(),
                      "optimizer": opt.state_dict(), "state": state, "rng": rng.bit_generator.state,
                      "ema": ema, "noise_gen": None if noise_gen is gen else noise_gen.get_state(),
-                     "torch_gen": gen.get_state(), "latents_mean": cache["latents_mean"],
-                     "latents_std": cache["latents_std"]}, ckpt_path)
+                     "torch_gen": gen.get_state(), "latents_mean": latents_mean,
+                     "latents_std": latents_std}, ckpt_path)
 
     while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
         d = durations[int(rng.choice(len(durations), p=weights))]
@@ -666,15 +677,7 @@ def stage_import(args) -> None:
     built_te.load_state_dict(text_encoder.state_dict())
     built_tr.load_state_dict(transformer.state_dict())
 
-    staged = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=work))
-    try:
-        tokenizer.save_pretrained(str(staged))
-        if (work / "tokenizer").exists():
-            shutil.rmtree(work / "tokenizer")
-        os.replace(staged, work / "tokenizer")
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+    atomic_write_dir(work / "tokenizer", lambda staged: tokenizer.save_pretrained(str(staged)))
     atomic_write_text(work / "tokenizer_info.json", json.dumps(record.get("tokenizer", {})) + "\n")
     vae_state = dict(record["vae"], imported_from=str(model))
     atomic_save({"model": built_vae.state_dict(), "optimizer": None, "opt_kind": None, "state": vae_state,
@@ -721,9 +724,7 @@ def stage_save(args) -> None:
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder.eval(), vae=vae,
                        scheduler=scheduler, transformer=transformer.eval())
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def write(staged: Path) -> int:
         pipe.save_pretrained(str(staged), safe_serialization=True)
         settings = {"width": SIZE, "height": SIZE, "frames": 33, "fps": FPS, "steps": args.steps,
                     "guidance": args.guidance, "flow_shift": args.flow_shift, "sampler": "unipc",
@@ -740,12 +741,9 @@ def stage_save(args) -> None:
         total = folder_bytes(staged)
         if total > args.max_mb * 1e6:
             raise SystemExit(f"{out}: saved pipeline is {total / 1e6:.1f} MB, over --max-mb {args.max_mb}")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staged, out)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+        return total
+
+    total = atomic_write_dir(out, write)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     log(work, "save", out=str(out), megabytes=round(total / 1e6, 2), transformer_params=count(transformer),
         text_encoder_params=count(text_encoder), vae_params=count(vae))

@@ -86,7 +86,8 @@ class TrainTests(unittest.TestCase):
 
     def test_import_then_save_reproduces_the_shipped_model(self):
         """The committed Kinema-Tiny imported into a work folder and saved again: the same weights,
-        the same training record, and a dit run can resume from the imported checkpoint."""
+        the same training record and latent statistics; the imported checkpoint has no optimizer
+        state, and import refuses a work folder that already has checkpoints."""
         import argparse
         import json
         from safetensors.torch import load_file
