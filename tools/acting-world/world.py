@@ -486,6 +486,24 @@ def render_clip(spec: ClipSpec, size: int = 64, fps: float = 8.0, supersample: i
     return frames, labels
 
 
+def face_masks(spec: ClipSpec, size: int = 64, fps: float = 8.0, margin: float = 1.15) -> np.ndarray:
+    """Per-frame masks of the character's head, bool [T, size, size] for the T frames that
+    render_clip draws: True inside a circle of `margin` times the head radius around the head
+    centre, which holds everything an emotion changes (eyes, brows, mouth, tears)."""
+    if size < 16:
+        raise ValueError(f"face_masks: size {size} too small (minimum 16)")
+    if fps <= 0:
+        raise ValueError(f"face_masks: fps {fps} must be positive")
+    S = size * 4  # the head's geometry does not depend on the supersampling
+    centre = np.arange(size, dtype=np.float32) + 0.5
+    masks = []
+    for state, _ in clip_states(spec, fps):
+        r = _layout(state.framing, S)["R"] * margin / 4
+        cx, cy = state.x * size, head_center_y(state, S) / 4
+        masks.append((centre[None, :] - cx) ** 2 + (centre[:, None] - cy) ** 2 <= r * r)
+    return np.stack(masks)
+
+
 def labels_to_arrays(labels: Iterable[dict]) -> dict[str, np.ndarray]:
     labels = list(labels)
     return {

@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE.parent / "acting-world"))
 
 from generate import DURATIONS, TRAIN_NAMESPACE, clip_rng, heldout_prompts, sample_clip  # noqa: E402
 from prompts import sample_spec, spec_to_prompt  # noqa: E402
-from world import ClipSpec, pad_to_chunks, render_clip  # noqa: E402
+from world import ClipSpec, face_masks, pad_to_chunks, render_clip  # noqa: E402
 
 # The text length WanPipeline pads prompt embeddings to (its default max_sequence_length).
 MAX_SEQUENCE_LENGTH = 512
@@ -129,6 +129,11 @@ def clip_frames(spec: ClipSpec, temporal: int) -> np.ndarray:
     (a clip of d seconds at 8 fps has 8d frames; Kinema and diffusers generate 8d+1)."""
     frames, _ = render_clip(spec, size=SIZE, fps=FPS)
     return pad_to_chunks(frames, temporal)
+
+
+def clip_faces(spec: ClipSpec, temporal: int) -> np.ndarray:
+    """Head masks of `spec`'s frames as bool [T, H, W], padded like clip_frames."""
+    return pad_to_chunks(face_masks(spec, size=SIZE, fps=FPS), temporal)
 
 
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
@@ -296,11 +301,25 @@ def stage_vae(args, minutes: float) -> None:
                          f"than the longest clip ({max(DURATIONS):g} s at {FPS:g} fps)")
     # What the model card reports (the settings of the latest run of this stage).
     state.setdefault("latent_step", state["step"])
+    # Decoder runs are listed one by one on the model card (a state from before that list gets
+    # its one earlier decoder run from the fields it kept); the encoder's hardware is kept apart
+    # from the latest run's.
+    state.setdefault("latent_hardware", state.get("hardware"))
     if decoder_only:
         state.setdefault("decoder_steps", 0)
+        runs = state.setdefault("decoder_runs", [])
+        if not runs and state["decoder_steps"] > 0:
+            runs.append({"from_step": state["step"] - state["decoder_steps"], "to_step": state["step"],
+                         "batch": state.get("decoder_batch"), "window": state.get("decoder_window"),
+                         "hardware": state.get("hardware")})
+        run = {"from_step": state["step"], "to_step": state["step"], "batch": args.vae_batch, "window": window,
+               "lr": args.vae_lr, "face_weight": args.vae_face_weight, "temporal_weight": args.vae_temporal_weight,
+               "hardware": hardware(device, args.threads)}
+        runs.append(run)
         state.update(decoder_batch=args.vae_batch, decoder_window=window)
     else:
-        state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, pool=args.pool)
+        state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, pool=args.pool,
+                     latent_hardware=hardware(device, args.threads))
     state["threads"] = args.threads
     state["hardware"] = hardware(device, args.threads)
     # --pool N renders N training clips up front (in --workers processes) and draws the windows
@@ -310,7 +329,7 @@ def stage_vae(args, minutes: float) -> None:
     if args.pool > 0:
         t0 = time.time()
         rendered = render_training_clips(args.seed, range(args.pool), temporal, args.workers)
-        pool = [torch.from_numpy(f).to(device) for _, f in rendered if f.shape[0] >= window]
+        pool = [(spec, torch.from_numpy(f).to(device)) for spec, f in rendered if f.shape[0] >= window]
         log(work, "vae", note="rendered clip pool", clips=len(pool), seconds=round(time.time() - t0, 1))
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
@@ -318,6 +337,8 @@ def stage_vae(args, minutes: float) -> None:
     running = []
 
     def save():
+        if decoder_only:
+            run["to_step"] = state["step"]
         state["seconds"] += time.time() - save.mark
         save.mark = time.time()
         atomic_save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "opt_kind": opt_kind, "state": state,
@@ -326,17 +347,20 @@ def stage_vae(args, minutes: float) -> None:
     save.mark = start
 
     while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
-        clips = []
+        clips, faces = [], []
         for _ in range(args.vae_batch):
             if pool is not None:
-                frames = pool[int(rng.integers(len(pool)))]
+                spec, frames = pool[int(rng.integers(len(pool)))]
                 s = int(rng.integers(0, frames.shape[0] - window + 1))
                 clips.append(to_model_input(frames[s:s + window]))
-                continue
-            duration = float(rng.choice(long_enough))
-            x = clip_tensor(sample_spec(rng, duration), temporal)
-            s = int(rng.integers(0, x.shape[1] - window + 1))
-            clips.append(x[:, s:s + window])
+            else:
+                duration = float(rng.choice(long_enough))
+                spec = sample_spec(rng, duration)
+                x = clip_tensor(spec, temporal)
+                s = int(rng.integers(0, x.shape[1] - window + 1))
+                clips.append(x[:, s:s + window])
+            if args.vae_face_weight > 0:
+                faces.append(torch.from_numpy(clip_faces(spec, temporal)[s:s + window]))
         x = torch.stack(clips).to(device)
         if decoder_only:
             # The posterior mean, which is what the latent cache holds and the transformer learns.
@@ -346,10 +370,24 @@ def stage_vae(args, minutes: float) -> None:
         else:
             posterior = vae.encode(x).latent_dist
             rec = vae.decode(posterior.sample()).sample
-        l1 = (rec - x).abs().mean()
-        l2 = F.mse_loss(rec, x)
+        error = rec - x
+        l1 = error.abs().mean()
+        l2 = error.pow(2).mean()
         kl = posterior.kl().mean() / posterior.mean[0].numel()
-        loss = l1 + l2 if decoder_only else l1 + l2 + args.vae_kl * kl
+        if faces:
+            # Pixels of the head count (1 + face weight) times: the few pixels that show an
+            # emotion (mouth, brows, eyes, tears) are what the VAE blurred away first.
+            weight = 1.0 + args.vae_face_weight * torch.stack(faces).to(device, torch.float32)[:, None]
+            loss = ((error.abs() * weight).mean() + (error.pow(2) * weight).mean()) / weight.mean()
+        else:
+            loss = l1 + l2
+        # Changes from frame to frame that the input does not have: flicker, which also reads
+        # as cuts.
+        flicker = (error[:, :, 1:] - error[:, :, :-1]).abs().mean()
+        if args.vae_temporal_weight > 0:
+            loss = loss + args.vae_temporal_weight * flicker
+        if not decoder_only:
+            loss = loss + args.vae_kl * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
@@ -359,15 +397,15 @@ def stage_vae(args, minutes: float) -> None:
             state["decoder_steps"] += 1
         else:
             state["latent_step"] = state["step"]
-        running.append([l1.item(), l2.item(), kl.item()])
+        running.append([l1.item(), l2.item(), kl.item(), flicker.item()])
         if state["step"] % args.log_every == 0:
             m = np.mean(running, axis=0)
             running = []
             psnr = float(10 * math.log10(4.0 / max(m[1], 1e-12)))
             state["history"].append({"step": state["step"], "l1": float(m[0]), "l2": float(m[1]),
-                                     "kl": float(m[2]), "psnr": psnr})
+                                     "kl": float(m[2]), "flicker": float(m[3]), "psnr": psnr})
             log(work, "vae", step=state["step"], l1=round(float(m[0]), 5), l2=round(float(m[1]), 5),
-                kl=round(float(m[2]), 4), psnr_db=round(psnr, 2),
+                kl=round(float(m[2]), 4), flicker=round(float(m[3]), 5), psnr_db=round(psnr, 2),
                 s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3))
         if time.time() - last_save > args.save_minutes * 60:
             save()
@@ -754,10 +792,28 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
     vh = vae_state["history"][-1] if vae_state["history"] else {}
     dh = dit_state["history"][-1] if dit_state["history"] else {}
     decoder = ""
-    if vae_state.get("decoder_steps"):
+    decoder_runs = vae_state.get("decoder_runs", [])
+    if decoder_runs:
+        parts = []
+        for r in decoder_runs:
+            loss = "L1 + L2"
+            if r.get("face_weight"):
+                loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
+            if r.get("temporal_weight"):
+                loss += f" + {r['temporal_weight']:g} x L1 of frame-to-frame error changes"
+            lr = f", lr {r['lr']:g}" if r.get("lr") is not None else ""
+            parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {r['window']}-frame "
+                         f"windows{lr}, loss {loss}, {r['hardware']}")
+        decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone on the frozen "
+                   f"encoder of step {latent_step(vae_state)}: " + "; ".join(parts) + ".")
+    elif vae_state.get("decoder_steps"):
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone (batch "
                    f"{vae_state.get('decoder_batch')}, {vae_state.get('decoder_window')}-frame windows) on the frozen "
                    f"encoder of step {latent_step(vae_state)}.")
+    vae_hardware = []
+    for h in [vae_state.get("latent_hardware") or vae_state.get("hardware")] + [r.get("hardware") for r in decoder_runs]:
+        if h and h not in vae_hardware:
+            vae_hardware.append(h)
     clips = (f"a pool of {vae_state['pool']} rendered clips" if vae_state.get("pool")
              else "freshly rendered clips")
     runs = ""
@@ -805,7 +861,7 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
   guidance. Rectified flow: x_t = (1-s) x0 + s e, target e - x0, timestep 1000 s, s drawn
   uniformly and shifted by {dit_state.get('flow_shift')}.{runs}{ema} Last logged: {json.dumps(dh)}.
 - Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
-- Hardware: VAE on {vae_state.get('hardware') or 'CPU'}; transformer and text encoder on
+- Hardware: VAE on {' then '.join(vae_hardware) or 'CPU'}; transformer and text encoder on
   {dit_state.get('hardware') or f"CPU, {dit_state.get('threads')} torch threads"}.
 
 Reproduce (from the repository root, with the virtualenv of tools/reference/setup-venv.sh):
@@ -873,6 +929,10 @@ def main(argv=None) -> int:
     p.add_argument("--vae-lr", type=float, default=3e-4)
     p.add_argument("--vae-decoder-only", action="store_true",
                    help="train only the decoder on a frozen encoder (keeps the latent cache valid)")
+    p.add_argument("--vae-face-weight", type=float, default=0.0,
+                   help="extra weight of the pixels of the character's head in the VAE loss (0: none)")
+    p.add_argument("--vae-temporal-weight", type=float, default=0.0,
+                   help="weight of the L1 of frame-to-frame changes of the reconstruction error (0: none)")
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
     p.add_argument("--dit-batch", type=int, default=8)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "judge"))
 from generate import (HELDOUT_PATH, TRAIN_NAMESPACE, load_jsonl, sample_clip)  # noqa: E402
 from prompts import COLOUR_WORDS, sample_spec, spec_to_prompt, spec_to_timeline  # noqa: E402
 from world import (ACTIONS, COLOUR_NAMES, EMOTIONS, FRAMINGS, ClipSpec, EmotionEvent, Shot,  # noqa: E402
-                   render_clip)
+                   face_masks, render_clip)
 
 try:
     import torch  # noqa: F401
@@ -90,6 +90,25 @@ class RenderTests(unittest.TestCase):
         # the hard cut changes the picture far more than any in-shot step
         diffs = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
         self.assertEqual(int(np.argmax(diffs)) + 1, 16)
+
+    def test_face_masks_hold_every_pixel_an_emotion_changes(self):
+        spec = two_shot_spec()
+        plain = ClipSpec.from_dict(spec.to_dict())
+        for shot in plain.shots:
+            shot.emotions = [EmotionEvent(shot.start, "neutral")]
+        for size in (64, 96):
+            frames, _ = render_clip(spec, size=size, fps=8)
+            neutral, _ = render_clip(plain, size=size, fps=8)
+            masks = face_masks(spec, size=size, fps=8)
+            self.assertEqual(masks.shape, frames.shape[:3])
+            changed = np.abs(frames.astype(np.int16) - neutral).max(axis=3) > 0
+            self.assertGreater(int(changed.sum()), 100 * len(frames), "emotions must change the face")
+            self.assertFalse(np.any(changed & ~masks), "an emotion changed a pixel outside the mask")
+            # the mask is the head, not the frame: a close-up head is about 4x a wide one
+            area = masks.reshape(len(masks), -1).mean(axis=1)
+            self.assertTrue(0.3 < area[:16].mean() < 0.6 and 0.08 < area[16:].mean() < 0.15, area)
+        with self.assertRaisesRegex(ValueError, "too small"):
+            face_masks(spec, size=8)
 
     def test_other_sizes_and_rates(self):
         spec = two_shot_spec()

@@ -118,6 +118,44 @@ class TrainTests(unittest.TestCase):
             self.assertEqual(saved["latents_mean"], recorded["latents_mean"])
             self.assertEqual(json.loads((out / "vae" / "config.json").read_text())["latents_std"],
                              json.loads((model / "vae" / "config.json").read_text())["latents_std"])
+    def test_decoder_run_keeps_the_latent_space_and_lists_its_runs(self):
+        """A decoder-only step with the head-weighted and frame-change losses on the imported model:
+        the encoder (and so the latent space) stays bit for bit, the decoder moves, and the state
+        lists the earlier decoder run and this one, which the model card names."""
+        import argparse
+        model = Path(__file__).resolve().parents[3] / "models" / "kinema-tiny"
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            train.stage_import(argparse.Namespace(work=str(work), model=str(model)))
+            before = torch.load(work / "vae.pt", weights_only=False)
+            step = before["state"]["step"]
+            args = argparse.Namespace(
+                work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
+                vae_batch=1, vae_latent_frames=2, vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=3.0,
+                vae_temporal_weight=1.0, max_steps=step + 1, log_every=1, save_minutes=5.0)
+            train.stage_vae(args, minutes=5.0)
+            after = torch.load(work / "vae.pt", weights_only=False)
+            self.assertEqual(after["state"]["step"], step + 1)
+            moved = [k for k in before["model"] if not torch.equal(before["model"][k], after["model"][k])]
+            self.assertTrue(moved)
+            self.assertTrue(all(k.startswith(("decoder.", "post_quant_conv.")) for k in moved), moved)
+            history = after["state"]["history"][-1]
+            self.assertTrue(np.isfinite(history["flicker"]) and history["flicker"] > 0)
+            runs = after["state"]["decoder_runs"]
+            if "decoder_runs" in before["state"]:  # else the earlier run is rebuilt from the fields kept
+                self.assertEqual(runs[:-1], before["state"]["decoder_runs"])
+            # one run after the other, from the encoder's last step to this run's
+            spans = [(r["from_step"], r["to_step"]) for r in runs]
+            self.assertEqual(spans[0][0], step - before["state"]["decoder_steps"])
+            self.assertTrue(all(a[1] == b[0] for a, b in zip(spans, spans[1:])), spans)
+            self.assertEqual(spans[-1], (step, step + 1))
+            self.assertEqual(runs[-1]["face_weight"], 3.0)
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), after["state"],
+                                    torch.load(work / "dit.pt", weights_only=False)["state"], 0, 180, 20000, {})
+            self.assertIn(f"steps {step}-{step + 1}: batch 1, 9-frame windows, lr 0.0001, loss L1 + L2 with the "
+                          "head's pixels weighted 4x + 1 x L1 of frame-to-frame error changes, CPU", card)
+            self.assertIn("VAE on GPU: NVIDIA H200 then CPU, 2 torch threads", card)
+
 
 if __name__ == "__main__":
     unittest.main()
