@@ -267,6 +267,8 @@ def stage_vae(args, minutes: float) -> None:
     # encoder: the latent space, and so the latent cache and a transformer trained on it, stay
     # valid, while the frames decoded from them get sharper and steadier.
     decoder_only = args.vae_decoder_only
+    if args.vae_face_weight < 0 or args.vae_temporal_weight < 0:
+        raise SystemExit("--vae-face-weight and --vae-temporal-weight must be 0 or more")
     if decoder_only:
         for module in (vae.encoder, vae.quant_conv):
             module.requires_grad_(False)
