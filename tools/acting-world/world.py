@@ -464,13 +464,17 @@ def pad_to_chunks(frames: np.ndarray, temporal: int) -> np.ndarray:
     return np.concatenate([frames, np.repeat(frames[-1:], need - n, axis=0)])
 
 
+def _check_canvas(caller: str, size: int, fps: float) -> None:
+    if size < 16:
+        raise ValueError(f"{caller}: size {size} too small (minimum 16)")
+    if fps <= 0:
+        raise ValueError(f"{caller}: fps {fps} must be positive")
+
+
 def render_clip(spec: ClipSpec, size: int = 64, fps: float = 8.0, supersample: int = 4
                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Renders a clip: frames uint8 [T, H, W, 3] and per-frame label arrays."""
-    if size < 16:
-        raise ValueError(f"render_clip: size {size} too small (minimum 16)")
-    if fps <= 0:
-        raise ValueError(f"render_clip: fps {fps} must be positive")
+    _check_canvas("render_clip", size, fps)
     pairs = clip_states(spec, fps)
     S = size * supersample
     backgrounds: dict[str, Image.Image] = {}
@@ -490,16 +494,12 @@ def face_masks(spec: ClipSpec, size: int = 64, fps: float = 8.0, margin: float =
     """Per-frame masks of the character's head, bool [T, size, size] for the T frames that
     render_clip draws: True inside a circle of `margin` times the head radius around the head
     centre, which holds everything an emotion changes (eyes, brows, mouth, tears)."""
-    if size < 16:
-        raise ValueError(f"face_masks: size {size} too small (minimum 16)")
-    if fps <= 0:
-        raise ValueError(f"face_masks: fps {fps} must be positive")
-    S = size * 4  # the head's geometry does not depend on the supersampling
+    _check_canvas("face_masks", size, fps)
     centre = np.arange(size, dtype=np.float32) + 0.5
     masks = []
     for state, _ in clip_states(spec, fps):
-        r = _layout(state.framing, S)["R"] * margin / 4
-        cx, cy = state.x * size, head_center_y(state, S) / 4
+        r = _layout(state.framing, size)["R"] * margin
+        cx, cy = state.x * size, head_center_y(state, size)
         masks.append((centre[None, :] - cx) ** 2 + (centre[:, None] - cy) ** 2 <= r * r)
     return np.stack(masks)
 

@@ -303,17 +303,12 @@ def stage_vae(args, minutes: float) -> None:
                          f"than the longest clip ({max(DURATIONS):g} s at {FPS:g} fps)")
     # What the model card reports (the settings of the latest run of this stage).
     state.setdefault("latent_step", state["step"])
-    # Decoder runs are listed one by one on the model card (a state from before that list gets
-    # its one earlier decoder run from the fields it kept); the encoder's hardware is kept apart
-    # from the latest run's.
+    # Decoder runs are listed one by one on the model card (see decoder_runs); the encoder's
+    # hardware is kept apart from the latest run's.
     state.setdefault("latent_hardware", state.get("hardware"))
     if decoder_only:
         state.setdefault("decoder_steps", 0)
-        runs = state.setdefault("decoder_runs", [])
-        if not runs and state["decoder_steps"] > 0:
-            runs.append({"from_step": state["step"] - state["decoder_steps"], "to_step": state["step"],
-                         "batch": state.get("decoder_batch"), "window": state.get("decoder_window"),
-                         "hardware": state.get("hardware")})
+        runs = state["decoder_runs"] = decoder_runs(state)
         run = {"from_step": state["step"], "to_step": state["step"], "batch": args.vae_batch, "window": window,
                "lr": args.vae_lr, "face_weight": args.vae_face_weight, "temporal_weight": args.vae_temporal_weight,
                "hardware": hardware(device, args.threads)}
@@ -414,6 +409,18 @@ def stage_vae(args, minutes: float) -> None:
             last_save = time.time()
     save()
     log(work, "vae", note="stopped", step=state["step"], seconds_total=round(state["seconds"], 1))
+
+
+def decoder_runs(vae_state: dict) -> list[dict]:
+    """The decoder-only runs of a VAE checkpoint's state; a state from before they were recorded
+    one by one gets its one earlier run rebuilt from the fields it kept."""
+    if "decoder_runs" in vae_state:
+        return vae_state["decoder_runs"]
+    if not vae_state.get("decoder_steps"):
+        return []
+    return [{"from_step": vae_state["step"] - vae_state["decoder_steps"], "to_step": vae_state["step"],
+             "batch": vae_state.get("decoder_batch"), "window": vae_state.get("decoder_window"),
+             "hardware": vae_state.get("hardware")}]
 
 
 def latent_step(vae_state: dict) -> int:
@@ -794,10 +801,10 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
     vh = vae_state["history"][-1] if vae_state["history"] else {}
     dh = dit_state["history"][-1] if dit_state["history"] else {}
     decoder = ""
-    decoder_runs = vae_state.get("decoder_runs", [])
-    if decoder_runs:
+    runs_of_decoder = decoder_runs(vae_state)
+    if runs_of_decoder:
         parts = []
-        for r in decoder_runs:
+        for r in runs_of_decoder:
             loss = "L1 + L2"
             if r.get("face_weight"):
                 loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
@@ -808,12 +815,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                          f"windows{lr}, loss {loss}, {r['hardware']}")
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone on the frozen "
                    f"encoder of step {latent_step(vae_state)}: " + "; ".join(parts) + ".")
-    elif vae_state.get("decoder_steps"):
-        decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone (batch "
-                   f"{vae_state.get('decoder_batch')}, {vae_state.get('decoder_window')}-frame windows) on the frozen "
-                   f"encoder of step {latent_step(vae_state)}.")
     vae_hardware = []
-    for h in [vae_state.get("latent_hardware") or vae_state.get("hardware")] + [r.get("hardware") for r in decoder_runs]:
+    for h in [vae_state.get("latent_hardware") or vae_state.get("hardware")] + [r.get("hardware") for r in runs_of_decoder]:
         if h and h not in vae_hardware:
             vae_hardware.append(h)
     clips = (f"a pool of {vae_state['pool']} rendered clips" if vae_state.get("pool")

@@ -118,6 +118,7 @@ class TrainTests(unittest.TestCase):
             self.assertEqual(saved["latents_mean"], recorded["latents_mean"])
             self.assertEqual(json.loads((out / "vae" / "config.json").read_text())["latents_std"],
                              json.loads((model / "vae" / "config.json").read_text())["latents_std"])
+
     def test_decoder_run_keeps_the_latent_space_and_lists_its_runs(self):
         """A decoder-only step with the head-weighted and frame-change losses on the imported model:
         the encoder (and so the latent space) stays bit for bit, the decoder moves, and the state
