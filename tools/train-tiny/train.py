@@ -257,6 +257,30 @@ def build_vae():
     return AutoencoderKLWan(**VAE, latents_mean=[0.0] * z, latents_std=[1.0] * z)
 
 
+class PatchDiscriminator(torch.nn.Module):
+    """Tells rendered frames from decoded ones, patch by patch: 64x64 -> 8x8 logits, each seeing
+    38x38 pixels (about a close-up face). Only for training the decoder (--vae-gan-weight); it is
+    not part of the saved pipeline."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        act = torch.nn.LeakyReLU(0.2)
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, width, 4, 2, 1), act,
+            torch.nn.Conv2d(width, 2 * width, 4, 2, 1), torch.nn.GroupNorm(8, 2 * width), act,
+            torch.nn.Conv2d(2 * width, 4 * width, 4, 2, 1), torch.nn.GroupNorm(8, 4 * width), act,
+            torch.nn.Conv2d(4 * width, 1, 3, 1, 1))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.net(frames)
+
+
+def frames_of(clips: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """[B, 3, T, H, W] -> [B * len(index), 3, H, W]: the frames `index` of every clip."""
+    picked = clips[:, :, index]
+    return picked.permute(0, 2, 1, 3, 4).reshape(-1, clips.shape[1], clips.shape[3], clips.shape[4])
+
+
 def stage_vae(args, minutes: float) -> None:
     work = Path(args.work)
     ckpt_path = work / "vae.pt"
@@ -267,8 +291,8 @@ def stage_vae(args, minutes: float) -> None:
     # encoder: the latent space, and so the latent cache and a transformer trained on it, stay
     # valid, while the frames decoded from them get sharper and steadier.
     decoder_only = args.vae_decoder_only
-    if args.vae_face_weight < 0 or args.vae_temporal_weight < 0:
-        raise SystemExit("--vae-face-weight and --vae-temporal-weight must be 0 or more")
+    if args.vae_face_weight < 0 or args.vae_temporal_weight < 0 or args.vae_gan_weight < 0:
+        raise SystemExit("--vae-face-weight, --vae-temporal-weight and --vae-gan-weight must be 0 or more")
     if decoder_only:
         for module in (vae.encoder, vae.quant_conv):
             module.requires_grad_(False)
@@ -277,9 +301,25 @@ def stage_vae(args, minutes: float) -> None:
     opt_kind = "decoder" if decoder_only else "all"
     state = {"step": 0, "seconds": 0.0, "history": []}
     rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(10,)))
+    # --vae-gan-weight: a patch discriminator learns to tell decoded frames from rendered ones,
+    # and the decoder is also trained to fool it (hinge losses). L1 and L2 are lowest for the
+    # average of the faces a latent could mean, a blur; the discriminator rejects blur, so the
+    # decoder has to commit to sharp mouth and brow lines. It trains alone for the first
+    # --vae-gan-start steps of its life, then the decoder's adversarial term is scaled so that its
+    # gradient at the decoder's last layer is --vae-gan-weight times that of the reconstruction
+    # loss (the adaptive weight of VQGAN-style autoencoders).
+    disc = disc_opt = None
+    disc_resumed = False
+    if args.vae_gan_weight > 0:
+        disc = PatchDiscriminator()
+        disc_opt = torch.optim.AdamW(disc.parameters(), lr=args.vae_disc_lr, betas=(0.5, 0.9), weight_decay=0.0)
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         vae.load_state_dict(ck["model"])
+        if disc is not None and ck.get("disc") is not None:
+            disc.load_state_dict(ck["disc"])
+            disc_opt.load_state_dict(ck["disc_optimizer"])
+            disc_resumed = True
         vae.to(device)
         # Adam moments carry over only between runs that train the same parameters.
         if ck.get("opt_kind", "all") == opt_kind:
@@ -311,7 +351,7 @@ def stage_vae(args, minutes: float) -> None:
         runs = state["decoder_runs"] = decoder_runs(state)
         run = {"from_step": state["step"], "to_step": state["step"], "batch": args.vae_batch, "window": window,
                "lr": args.vae_lr, "face_weight": args.vae_face_weight, "temporal_weight": args.vae_temporal_weight,
-               "hardware": hardware(device, args.threads)}
+               "gan_weight": args.vae_gan_weight, "hardware": hardware(device, args.threads)}
         runs.append(run)
         state.update(decoder_batch=args.vae_batch, decoder_window=window)
     else:
@@ -328,10 +368,17 @@ def stage_vae(args, minutes: float) -> None:
         rendered = render_training_clips(args.seed, range(args.pool), temporal, args.workers)
         pool = [(spec, torch.from_numpy(f).to(device)) for spec, f in rendered if f.shape[0] >= window]
         log(work, "vae", note="rendered clip pool", clips=len(pool), seconds=round(time.time() - t0, 1))
+    if disc is not None:
+        disc.to(device).train()
+        # A new discriminator (none saved, e.g. after `import`, which does not keep one) trains
+        # alone for its first --vae-gan-start steps, whatever an earlier one reached.
+        if not disc_resumed:
+            state["disc_steps"] = 0
+        last_layer = vae.decoder.conv_out.weight
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
     last_save = start
-    running = []
+    running, running_gan = [], []
 
     def save():
         if decoder_only:
@@ -339,8 +386,9 @@ def stage_vae(args, minutes: float) -> None:
         state["seconds"] += time.time() - save.mark
         save.mark = time.time()
         atomic_save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "opt_kind": opt_kind, "state": state,
-                     "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                     "config": VAE}, ckpt_path)
+                     "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "config": VAE,
+                     "disc": None if disc is None else disc.state_dict(),
+                     "disc_optimizer": None if disc is None else disc_opt.state_dict()}, ckpt_path)
     save.mark = start
 
     while time.time() - start < minutes * 60 and (args.max_steps <= 0 or state["step"] < args.max_steps):
@@ -385,10 +433,32 @@ def stage_vae(args, minutes: float) -> None:
             loss = loss + args.vae_temporal_weight * flicker
         if not decoder_only:
             loss = loss + args.vae_kl * kl
+        if disc is not None:
+            # The same few frames of every clip, rendered and decoded.
+            index = torch.from_numpy(rng.choice(window, size=min(window, args.vae_gan_frames), replace=False)).to(device)
+            real, fake = frames_of(x, index), frames_of(rec, index)
+            adaptive = 0.0
+            if state["disc_steps"] >= args.vae_gan_start:
+                disc.requires_grad_(False)
+                g_loss = -disc(fake).mean()
+                disc.requires_grad_(True)
+                g_rec = torch.autograd.grad(loss, last_layer, retain_graph=True)[0]
+                g_adv = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+                adaptive = float((g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0.0, 1e4)) * args.vae_gan_weight
+                loss = loss + adaptive * g_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
+        if disc is not None:
+            d_real, d_fake = disc(real), disc(fake.detach())
+            d_loss = 0.5 * (F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean())
+            disc_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            disc_opt.step()
+            state["disc_steps"] += 1
+            running_gan.append([d_loss.item(), (d_real > 0).float().mean().item(),
+                                (d_fake < 0).float().mean().item(), adaptive])
         state["step"] += 1
         if decoder_only:
             state["decoder_steps"] += 1
@@ -401,8 +471,16 @@ def stage_vae(args, minutes: float) -> None:
             psnr = float(10 * math.log10(4.0 / max(m[1], 1e-12)))
             state["history"].append({"step": state["step"], "l1": float(m[0]), "l2": float(m[1]),
                                      "kl": float(m[2]), "flicker": float(m[3]), "psnr": psnr})
+            gan = {}
+            if running_gan:
+                g = np.mean(running_gan, axis=0)
+                running_gan = []
+                # Discriminator loss, how often it calls rendered frames real and decoded ones
+                # fake (per patch), and the decoder's adaptive adversarial weight.
+                gan = dict(d_loss=round(float(g[0]), 4), d_real_ok=round(float(g[1]), 3),
+                           d_fake_ok=round(float(g[2]), 3), gan_scale=round(float(g[3]), 4))
             log(work, "vae", step=state["step"], l1=round(float(m[0]), 5), l2=round(float(m[1]), 5),
-                kl=round(float(m[2]), 4), flicker=round(float(m[3]), 5), psnr_db=round(psnr, 2),
+                kl=round(float(m[2]), 4), flicker=round(float(m[3]), 5), psnr_db=round(psnr, 2), **gan,
                 s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3))
         if time.time() - last_save > args.save_minutes * 60:
             save()
@@ -810,6 +888,9 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                 loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
             if r.get("temporal_weight"):
                 loss += f" + {r['temporal_weight']:g} x L1 of frame-to-frame error changes"
+            if r.get("gan_weight"):
+                loss += (f" + a patch discriminator's adversarial loss (adaptive weight x {r['gan_weight']:g}, "
+                         "on single frames)")
             lr = f", lr {r['lr']:g}" if r.get("lr") is not None else ""
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {r['window']}-frame "
                          f"windows{lr}, loss {loss}, {r['hardware']}")
@@ -830,6 +911,11 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
+    # Every machine the transformer's runs used, in order (a state without runs: its own).
+    dit_hardware = []
+    for h in [r.get("hardware") for r in dit_state.get("runs", [])] + [dit_state.get("hardware")]:
+        if h and h not in dit_hardware:
+            dit_hardware.append(h)
     ema = ""
     if dit_state.get("ema_decay"):
         ema = (f" The exported weights are the exponential moving average (decay {dit_state['ema_decay']}) "
@@ -867,7 +953,7 @@ plain backgrounds; up to three shots with hard cuts) at 64x64 pixels, 8 fps, 2-8
   uniformly and shifted by {dit_state.get('flow_shift')}.{runs}{ema} Last logged: {json.dumps(dh)}.
 - Seed {args.seed}; held-out prompts (`tools/acting-world/heldout.jsonl`) never used.
 - Hardware: VAE on {' then '.join(vae_hardware) or 'CPU'}; transformer and text encoder on
-  {dit_state.get('hardware') or f"CPU, {dit_state.get('threads')} torch threads"}.
+  {' then '.join(dit_hardware) or f"CPU, {dit_state.get('threads')} torch threads"}.
 
 Reproduce (from the repository root, with the virtualenv of tools/reference/setup-venv.sh):
 
@@ -938,6 +1024,13 @@ def main(argv=None) -> int:
                    help="extra weight of the pixels of the character's head in the VAE loss (0: none)")
     p.add_argument("--vae-temporal-weight", type=float, default=0.0,
                    help="weight of the L1 of frame-to-frame changes of the reconstruction error (0: none)")
+    p.add_argument("--vae-gan-weight", type=float, default=0.0,
+                   help="adversarial loss from a patch discriminator, relative to the reconstruction loss "
+                        "at the decoder's last layer (0: none)")
+    p.add_argument("--vae-gan-start", type=int, default=200,
+                   help="steps the discriminator trains alone before the decoder sees its loss")
+    p.add_argument("--vae-gan-frames", type=int, default=8, help="frames of each window shown to the discriminator")
+    p.add_argument("--vae-disc-lr", type=float, default=2e-4)
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
     p.add_argument("--dit-batch", type=int, default=8)

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import unittest
@@ -133,10 +134,11 @@ class TrainTests(unittest.TestCase):
             args = argparse.Namespace(
                 work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
                 vae_batch=1, vae_latent_frames=2, vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=3.0,
-                vae_temporal_weight=1.0, max_steps=step + 1, log_every=1, save_minutes=5.0)
+                vae_temporal_weight=1.0, vae_gan_weight=0.0, max_steps=step + 1, log_every=1, save_minutes=5.0)
             train.stage_vae(args, minutes=5.0)
             after = torch.load(work / "vae.pt", weights_only=False)
             self.assertEqual(after["state"]["step"], step + 1)
+            self.assertIsNone(after["disc"])
             moved = [k for k in before["model"] if not torch.equal(before["model"][k], after["model"][k])]
             self.assertTrue(moved)
             self.assertTrue(all(k.startswith(("decoder.", "post_quant_conv.")) for k in moved), moved)
@@ -156,6 +158,54 @@ class TrainTests(unittest.TestCase):
             self.assertIn(f"steps {step}-{step + 1}: batch 1, 9-frame windows, lr 0.0001, loss L1 + L2 with the "
                           "head's pixels weighted 4x + 1 x L1 of frame-to-frame error changes, CPU", card)
             self.assertIn("VAE on GPU: NVIDIA H200 then CPU, 2 torch threads", card)
+
+    def test_adversarial_decoder_run(self):
+        """--vae-gan-weight: the discriminator trains alone for --vae-gan-start steps, then the
+        decoder also gets its adversarial loss at the adaptive scale; the discriminator is kept in
+        vae.pt (a resumed run continues it), the encoder stays bit for bit, the model card says so."""
+        import argparse
+        model = Path(__file__).resolve().parents[3] / "models" / "kinema-tiny"
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            train.stage_import(argparse.Namespace(work=str(work), model=str(model)))
+            before = torch.load(work / "vae.pt", weights_only=False)
+            step = before["state"]["step"]
+            args = argparse.Namespace(
+                work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
+                vae_batch=1, vae_latent_frames=1, vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=0.0,
+                vae_temporal_weight=0.0, vae_gan_weight=0.5, vae_gan_start=1, vae_gan_frames=3, vae_disc_lr=2e-4,
+                max_steps=step + 1, log_every=1, save_minutes=5.0)
+            train.stage_vae(args, minutes=5.0)
+            first = torch.load(work / "vae.pt", weights_only=False)
+            self.assertEqual(first["state"]["disc_steps"], 1)
+            args.max_steps = step + 2
+            train.stage_vae(args, minutes=5.0)
+            after = torch.load(work / "vae.pt", weights_only=False)
+            self.assertEqual(after["state"]["disc_steps"], 2)
+            moved = [k for k in first["disc"] if not torch.equal(first["disc"][k], after["disc"][k])]
+            self.assertTrue(moved)  # the resumed discriminator trained on
+            encoder = [k for k in before["model"] if k.startswith(("encoder.", "quant_conv."))]
+            self.assertTrue(all(torch.equal(before["model"][k], after["model"][k]) for k in encoder))
+            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+            scales = [e["gan_scale"] for e in logged if e.get("stage") == "vae" and "gan_scale" in e]
+            self.assertEqual(scales[0], 0.0)  # the discriminator's first step: alone
+            self.assertGreater(scales[1], 0.0)
+            self.assertTrue(all(0.0 <= e["d_real_ok"] <= 1.0 for e in logged if "d_real_ok" in e))
+            self.assertEqual(after["state"]["decoder_runs"][-1]["gan_weight"], 0.5)
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), after["state"],
+                                    torch.load(work / "dit.pt", weights_only=False)["state"], 0, 180, 20000, {})
+            self.assertIn("+ a patch discriminator's adversarial loss (adaptive weight x 0.5, on single frames)", card)
+
+    def test_patch_discriminator_sees_frames(self):
+        """frames_of picks the same frames of every clip; the discriminator maps 64x64 frames to an
+        8x8 grid of logits."""
+        clips = torch.arange(2 * 3 * 5 * 4 * 4, dtype=torch.float32).view(2, 3, 5, 4, 4)
+        picked = train.frames_of(clips, torch.tensor([4, 1]))
+        self.assertEqual(tuple(picked.shape), (4, 3, 4, 4))
+        self.assertTrue(torch.equal(picked[1], clips[0, :, 1]))
+        self.assertTrue(torch.equal(picked[2], clips[1, :, 4]))
+        out = train.PatchDiscriminator()(torch.zeros(2, 3, 64, 64))
+        self.assertEqual(tuple(out.shape), (2, 1, 8, 8))
 
 
 if __name__ == "__main__":
