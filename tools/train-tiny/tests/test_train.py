@@ -19,6 +19,21 @@ import train  # noqa: E402
 from prompts import sample_spec  # noqa: E402
 
 
+def import_for_decoder_run(work: Path, **settings):
+    """Imports the committed model into `work`; returns its vae.pt and the stage_vae arguments of
+    a one-step decoder-only run on the CPU, with `settings` over the defaults (no extra losses)."""
+    import argparse
+    model = Path(__file__).resolve().parents[3] / "models" / "kinema-tiny"
+    train.stage_import(argparse.Namespace(work=str(work), model=str(model)))
+    before = torch.load(work / "vae.pt", weights_only=False)
+    args = argparse.Namespace(
+        work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True, vae_batch=1,
+        vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=0.0, vae_temporal_weight=0.0, vae_gan_weight=0.0,
+        max_steps=before["state"]["step"] + 1, log_every=1, save_minutes=5.0)
+    vars(args).update(settings)
+    return before, args
+
+
 class TrainTests(unittest.TestCase):
     def test_clip_frames_are_8d_plus_1(self):
         rng = np.random.default_rng(0)
@@ -125,16 +140,11 @@ class TrainTests(unittest.TestCase):
         the encoder (and so the latent space) stays bit for bit, the decoder moves, and the state
         lists the earlier decoder run and this one, which the model card names."""
         import argparse
-        model = Path(__file__).resolve().parents[3] / "models" / "kinema-tiny"
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            train.stage_import(argparse.Namespace(work=str(work), model=str(model)))
-            before = torch.load(work / "vae.pt", weights_only=False)
+            before, args = import_for_decoder_run(work, vae_latent_frames=2, vae_face_weight=3.0,
+                                                  vae_temporal_weight=1.0)
             step = before["state"]["step"]
-            args = argparse.Namespace(
-                work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
-                vae_batch=1, vae_latent_frames=2, vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=3.0,
-                vae_temporal_weight=1.0, vae_gan_weight=0.0, max_steps=step + 1, log_every=1, save_minutes=5.0)
             train.stage_vae(args, minutes=5.0)
             after = torch.load(work / "vae.pt", weights_only=False)
             self.assertEqual(after["state"]["step"], step + 1)
@@ -164,17 +174,11 @@ class TrainTests(unittest.TestCase):
         decoder also gets its adversarial loss at the adaptive scale; the discriminator is kept in
         vae.pt (a resumed run continues it), the encoder stays bit for bit, the model card says so."""
         import argparse
-        model = Path(__file__).resolve().parents[3] / "models" / "kinema-tiny"
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            train.stage_import(argparse.Namespace(work=str(work), model=str(model)))
-            before = torch.load(work / "vae.pt", weights_only=False)
+            before, args = import_for_decoder_run(work, vae_latent_frames=1, vae_gan_weight=0.5, vae_gan_start=1,
+                                                  vae_gan_frames=3, vae_disc_lr=2e-4)
             step = before["state"]["step"]
-            args = argparse.Namespace(
-                work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
-                vae_batch=1, vae_latent_frames=1, vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=0.0,
-                vae_temporal_weight=0.0, vae_gan_weight=0.5, vae_gan_start=1, vae_gan_frames=3, vae_disc_lr=2e-4,
-                max_steps=step + 1, log_every=1, save_minutes=5.0)
             train.stage_vae(args, minutes=5.0)
             first = torch.load(work / "vae.pt", weights_only=False)
             self.assertEqual(first["state"]["disc_steps"], 1)
