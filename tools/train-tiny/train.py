@@ -293,6 +293,12 @@ def stage_vae(args, minutes: float) -> None:
     decoder_only = args.vae_decoder_only
     if args.vae_face_weight < 0 or args.vae_temporal_weight < 0 or args.vae_gan_weight < 0:
         raise SystemExit("--vae-face-weight, --vae-temporal-weight and --vae-gan-weight must be 0 or more")
+    if args.vae_gan_weight > 0:
+        # Only decoder runs are recorded with their losses (see decoder_runs and the model card).
+        if not decoder_only:
+            raise SystemExit("--vae-gan-weight: only with --vae-decoder-only")
+        if args.vae_gan_frames < 1:
+            raise SystemExit("--vae-gan-frames must be 1 or more")
     if decoder_only:
         for module in (vae.encoder, vae.quant_conv):
             module.requires_grad_(False)

@@ -200,6 +200,17 @@ class TrainTests(unittest.TestCase):
                                     torch.load(work / "dit.pt", weights_only=False)["state"], 0, 180, 20000, {})
             self.assertIn("+ a patch discriminator's adversarial loss (adaptive weight x 0.5, on single frames)", card)
 
+    def test_adversarial_settings_are_checked(self):
+        """The adversarial loss only for decoder runs (whose losses the card lists), with frames to show."""
+        with tempfile.TemporaryDirectory() as tmp:
+            _, args = import_for_decoder_run(Path(tmp), vae_latent_frames=1, vae_gan_weight=0.5, vae_gan_start=1,
+                                             vae_gan_frames=0, vae_disc_lr=2e-4)
+            with self.assertRaisesRegex(SystemExit, "--vae-gan-frames"):
+                train.stage_vae(args, minutes=5.0)
+            args.vae_gan_frames, args.vae_decoder_only = 3, False
+            with self.assertRaisesRegex(SystemExit, "only with --vae-decoder-only"):
+                train.stage_vae(args, minutes=5.0)
+
     def test_patch_discriminator_sees_frames(self):
         """frames_of picks the same frames of every clip; the discriminator maps 64x64 frames to an
         8x8 grid of logits."""
