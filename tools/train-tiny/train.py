@@ -136,6 +136,17 @@ def clip_faces(spec: ClipSpec, temporal: int) -> np.ndarray:
     return pad_to_chunks(face_masks(spec, size=SIZE, fps=FPS), temporal)
 
 
+def latent_face_masks(spec: ClipSpec) -> np.ndarray:
+    """Head masks of `spec` on the latent grid, bool [T_lat, H/s, W/s] (s the VAE's spatial
+    factor): a latent position is in the head where any pixel of any frame it encodes is (the
+    first latent frame encodes frame 0 alone, each later one the next `temporal` frames)."""
+    temporal, spatial = VAE["scale_factor_temporal"], VAE["scale_factor_spatial"]
+    masks = clip_faces(spec, temporal)
+    t, h, w = masks.shape
+    chunks = np.concatenate([masks[:1], masks[1:].reshape(-1, temporal, h, w).any(axis=1)])
+    return chunks.reshape(len(chunks), h // spatial, spatial, w // spatial, spatial).any(axis=(2, 4))
+
+
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
     """uint8 [..., T, H, W, 3] -> float [..., 3, T, H, W] in [-1, 1]."""
     x = frames.float().div_(127.5).sub_(1.0)
@@ -629,6 +640,8 @@ def ema_update(ema: dict, modules: dict, decay: float) -> None:
 def stage_dit(args, minutes: float) -> None:
     work = Path(args.work)
     ckpt_path = work / "dit.pt"
+    if args.dit_face_weight < 0:
+        raise SystemExit("--dit-face-weight must be 0 or more")
     device = pick_device(args.device)
     tokenizer = load_tokenizer(work)
     cache_path = work / "latents.pt"
@@ -647,6 +660,18 @@ def stage_dit(args, minutes: float) -> None:
     durations = sorted(groups)
     weights = np.array([len(groups[d][1]) for d in durations], dtype=np.float64)
     weights /= weights.sum()
+    # --dit-face-weight W: latent positions in the character's head count 1 + W times in the loss.
+    # An emotion is a few thin lines in a small face, a small share of a plain MSE: trained without
+    # the weight, the transformer draws one face for happy, sad, angry and neutral and tells only
+    # surprised (big eyes, a large change) apart. Masks are memoised per clip.
+    face_cache: dict[tuple[float, int], torch.Tensor] = {}
+
+    def face_weights(d: float, idx) -> torch.Tensor:
+        for i in idx:
+            if (d, int(i)) not in face_cache:
+                face_cache[(d, int(i))] = torch.from_numpy(latent_face_masks(groups[d][1][int(i)])).to(device)
+        masks = torch.stack([face_cache[(d, int(i))] for i in idx]).to(torch.float32)
+        return 1.0 + args.dit_face_weight * masks[:, None]
 
     torch.manual_seed(args.seed)
     text_encoder = build_text_encoder(len(tokenizer))
@@ -699,7 +724,8 @@ def stage_dit(args, minutes: float) -> None:
     first_step = state["step"]  # steps of this run, for the seconds per step
     # One entry per run of this stage that trained, for the model card.
     run = {"from_step": first_step, "to_step": first_step, "batch": args.dit_batch, "lr": args.dit_lr,
-           "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "hardware": state["hardware"]}
+           "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "face_weight": args.dit_face_weight,
+           "hardware": state["hardware"]}
     runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
     start = time.time()
@@ -739,7 +765,11 @@ def stage_dit(args, minutes: float) -> None:
             emb = encode_prompts(tokenizer, text_encoder, prompts)
             pred = transformer(hidden_states=xt, timestep=sigma * 1000, encoder_hidden_states=emb,
                                return_dict=False)[0]
-        loss = F.mse_loss(pred.float(), noise - x0)
+        if args.dit_face_weight > 0:
+            weight = face_weights(d, idx)
+            loss = ((pred.float() - (noise - x0)).pow(2) * weight).mean() / weight.mean()
+        else:
+            loss = F.mse_loss(pred.float(), noise - x0)
         # Linear warm-up from the optimizer's first step, then constant, or (--lr-end) falling
         # linearly to --lr-end over this run's time budget.
         lr = args.dit_lr * min(1.0, (state["step"] - state.get("opt_since", 0) + 1) / args.warmup)
@@ -914,6 +944,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
         for r in dit_state["runs"]:
             lr = f"lr {r['lr']:g}" + (f" falling to {r['lr_end']:g}" if r.get("lr_end") is not None else "")
             amp = ", bf16 autocast" if r.get("amp") == "bf16" else ""
+            if r.get("face_weight"):
+                amp += f", head latents weighted {1 + r['face_weight']:g}x"
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
@@ -1041,6 +1073,8 @@ def main(argv=None) -> int:
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
     p.add_argument("--dit-batch", type=int, default=8)
     p.add_argument("--dit-lr", type=float, default=3e-4)
+    p.add_argument("--dit-face-weight", type=float, default=0.0,
+                   help="extra weight of the latent positions of the character's head in the DiT loss (0: none)")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-end", type=float, default=None,
                    help="dit: fall linearly from --dit-lr to this over the run's --minutes (default: constant)")

@@ -211,6 +211,44 @@ class TrainTests(unittest.TestCase):
             with self.assertRaisesRegex(SystemExit, "only with --vae-decoder-only"):
                 train.stage_vae(args, minutes=5.0)
 
+    def test_latent_face_masks_follow_the_latent_grid(self):
+        """A latent position is in the head exactly where a pixel of one of the frames it encodes
+        is: frame 0 alone for the first latent frame, then 4 frames each, 4x4 pixels."""
+        spec = sample_spec(np.random.default_rng(5), 3.0)
+        pixels = train.clip_faces(spec, 4)  # 25 frames
+        latent = train.latent_face_masks(spec)
+        self.assertEqual(latent.shape, (7, 16, 16))
+        self.assertTrue(latent.any() and not latent.all())
+        for k, frames in [(0, pixels[:1]), (1, pixels[1:5]), (6, pixels[21:25])]:
+            for y, x in [(0, 0), (8, 8), (5, 11), (12, 3)]:
+                self.assertEqual(latent[k, y, x], bool(frames[:, 4 * y:4 * y + 4, 4 * x:4 * x + 4].any()), (k, y, x))
+
+    def test_face_weighted_transformer_step(self):
+        """--dit-face-weight: a transformer step on a small latent cache with the head's latents
+        weighted; the run is recorded with its weight and the model card names it."""
+        import argparse
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            before, _ = import_for_decoder_run(work)
+            train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1,
+                                                   seed=0))
+            step = torch.load(work / "dit.pt", weights_only=False)["state"]["step"]
+            args = argparse.Namespace(
+                work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
+                ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=3.0,
+                max_steps=step + 1, log_every=1, save_minutes=5.0)
+            train.stage_dit(args, minutes=5.0)
+            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
+            self.assertEqual(dit["step"], step + 1)
+            self.assertEqual(dit["runs"][-1]["face_weight"], 3.0)
+            self.assertTrue(np.isfinite(dit["history"][-1]["loss"]))
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
+                                    0, 180, 20000, {})
+            self.assertIn(f"steps {step}-{step + 1}: batch 2, lr 1e-05, 2 clips, head latents weighted 4x, CPU", card)
+            args.dit_face_weight = -1.0
+            with self.assertRaisesRegex(SystemExit, "--dit-face-weight"):
+                train.stage_dit(args, minutes=5.0)
+
     def test_patch_discriminator_sees_frames(self):
         """frames_of picks the same frames of every clip; the discriminator maps 64x64 frames to an
         8x8 grid of logits."""
