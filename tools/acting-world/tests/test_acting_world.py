@@ -146,6 +146,19 @@ class PromptTests(unittest.TestCase):
             covered = sum(e["end"] - e["start"] for e in tl["emotions"])
             self.assertAlmostEqual(covered, spec.duration)
 
+    def test_emotion_word_prompts_speak_the_prompt_language(self):
+        """emotion_words.py: one prompt per emotion, differing only in the emotion word, each word
+        one the templates use."""
+        import emotion_words
+        from prompts import vocabulary
+        prompts = [emotion_words.prompt_for(e) for e in EMOTIONS]
+        self.assertEqual(len(set(prompts)), len(EMOTIONS))
+        known = set(vocabulary()) | {"close-up", "standing", "still", "A", "blue"}
+        for prompt in prompts:
+            words = prompt.rstrip(".").replace(",", "").split()
+            self.assertTrue(set(words) <= known, set(words) - known)
+            self.assertEqual(prompt.replace(words[-1], "WORD"), prompts[0].replace(prompts[0].rstrip(".").split()[-1], "WORD"))
+
     def test_spec_grid_rules(self):
         rng = np.random.default_rng(12)
         for _ in range(300):
