@@ -55,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     judge = Judge.load()
+    # eval_tiny.generate gives row i the seed `seed` + i: seeds 1..N.
+    gen_args = argparse.Namespace(out=args.out, reuse=False, kinema=args.kinema, model=args.model, seed=1,
+                                  steps=None, guidance=None, threads=args.threads)
     lines, hits = [], []
     for emotion in EMOTIONS:
-        # eval_tiny.generate uses seed args.seed + i for row i: seeds 1..N.
         rows = [{"id": f"{emotion}-{s}", "prompt": prompt_for(emotion), "spec": {"duration": DURATION}}
                 for s in range(1, args.seeds + 1)]
-        gen_args = argparse.Namespace(out=args.out, reuse=False, kinema=args.kinema, model=args.model, seed=1,
-                                      steps=None, guidance=None, threads=args.threads)
         generate(gen_args, rows)
         counts = np.zeros(len(EMOTIONS), dtype=np.int64)
         for row in rows:

@@ -910,6 +910,11 @@ def stage_save(args) -> None:
         text_encoder_params=count(text_encoder), vae_params=count(vae))
 
 
+def distinct(names: list[str | None]) -> list[str]:
+    """The non-empty names, each once, in the order they first appear."""
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, prompts: int | None,
                settings: dict) -> str:
     vh = vae_state["history"][-1] if vae_state["history"] else {}
@@ -932,10 +937,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                          f"windows{lr}, loss {loss}, {r['hardware']}")
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone on the frozen "
                    f"encoder of step {latent_step(vae_state)}: " + "; ".join(parts) + ".")
-    vae_hardware = []
-    for h in [vae_state.get("latent_hardware") or vae_state.get("hardware")] + [r.get("hardware") for r in runs_of_decoder]:
-        if h and h not in vae_hardware:
-            vae_hardware.append(h)
+    vae_hardware = distinct([vae_state.get("latent_hardware") or vae_state.get("hardware")]
+                            + [r.get("hardware") for r in runs_of_decoder])
     clips = (f"a pool of {vae_state['pool']} rendered clips" if vae_state.get("pool")
              else "freshly rendered clips")
     runs = ""
@@ -950,10 +953,7 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
     # Every machine the transformer's runs used, in order (a state without runs: its own).
-    dit_hardware = []
-    for h in [r.get("hardware") for r in dit_state.get("runs", [])] + [dit_state.get("hardware")]:
-        if h and h not in dit_hardware:
-            dit_hardware.append(h)
+    dit_hardware = distinct([r.get("hardware") for r in dit_state.get("runs", [])] + [dit_state.get("hardware")])
     ema = ""
     if dit_state.get("ema_decay"):
         ema = (f" The exported weights are the exponential moving average (decay {dit_state['ema_decay']}) "
