@@ -25,6 +25,7 @@ held-out prompt are never used.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -45,7 +46,7 @@ sys.path.insert(0, str(HERE.parent / "acting-world"))
 
 from generate import DURATIONS, TRAIN_NAMESPACE, clip_rng, heldout_prompts, sample_clip  # noqa: E402
 from prompts import sample_spec, spec_to_prompt  # noqa: E402
-from world import ClipSpec, face_masks, pad_to_chunks, render_clip  # noqa: E402
+from world import EMOTIONS, ClipSpec, face_masks, pad_to_chunks, render_clip  # noqa: E402
 
 # The text length WanPipeline pads prompt embeddings to (its default max_sequence_length).
 MAX_SEQUENCE_LENGTH = 512
@@ -134,6 +135,19 @@ def clip_frames(spec: ClipSpec, temporal: int) -> np.ndarray:
 def clip_faces(spec: ClipSpec, temporal: int) -> np.ndarray:
     """Head masks of `spec`'s frames as bool [T, H, W], padded like clip_frames."""
     return pad_to_chunks(face_masks(spec, size=SIZE, fps=FPS), temporal)
+
+
+def swap_emotions(spec: ClipSpec, rng: np.random.Generator) -> ClipSpec:
+    """`spec` with every emotion replaced through a random permutation of the emotions that moves
+    each one (a derangement): the same clip, timings and shots, told with other emotion words."""
+    while True:
+        order = rng.permutation(len(EMOTIONS))
+        if not np.any(order == np.arange(len(EMOTIONS))):
+            break
+    swap = {e: EMOTIONS[int(j)] for e, j in zip(EMOTIONS, order)}
+    return dataclasses.replace(spec, shots=[
+        dataclasses.replace(shot, emotions=[dataclasses.replace(ev, emotion=swap[ev.emotion]) for ev in shot.emotions])
+        for shot in spec.shots])
 
 
 def latent_face_masks(spec: ClipSpec) -> np.ndarray:
@@ -642,6 +656,8 @@ def stage_dit(args, minutes: float) -> None:
     ckpt_path = work / "dit.pt"
     if args.dit_face_weight < 0:
         raise SystemExit("--dit-face-weight must be 0 or more")
+    if args.dit_word_contrast < 0 or args.dit_contrast_margin < 0:
+        raise SystemExit("--dit-word-contrast and --dit-contrast-margin must be 0 or more")
     device = pick_device(args.device)
     tokenizer = load_tokenizer(work)
     cache_path = work / "latents.pt"
@@ -666,12 +682,12 @@ def stage_dit(args, minutes: float) -> None:
     # surprised (big eyes, a large change) apart. Masks are memoised per clip.
     face_cache: dict[tuple[float, int], torch.Tensor] = {}
 
-    def face_weights(d: float, idx) -> torch.Tensor:
+    def face_masks_of(d: float, idx) -> torch.Tensor:
+        """Head masks [B, T, H, W] (float) of the clips idx of duration d on the latent grid."""
         for i in idx:
             if (d, int(i)) not in face_cache:
                 face_cache[(d, int(i))] = torch.from_numpy(latent_face_masks(groups[d][1][int(i)])).to(device)
-        masks = torch.stack([face_cache[(d, int(i))] for i in idx]).to(torch.float32)
-        return 1.0 + args.dit_face_weight * masks[:, None]
+        return torch.stack([face_cache[(d, int(i))] for i in idx]).to(torch.float32)
 
     torch.manual_seed(args.seed)
     text_encoder = build_text_encoder(len(tokenizer))
@@ -725,12 +741,14 @@ def stage_dit(args, minutes: float) -> None:
     # One entry per run of this stage that trained, for the model card.
     run = {"from_step": first_step, "to_step": first_step, "batch": args.dit_batch, "lr": args.dit_lr,
            "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "face_weight": args.dit_face_weight,
+           "word_contrast": args.dit_word_contrast, "contrast_margin": args.dit_contrast_margin,
            "hardware": state["hardware"]}
     runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
     start = time.time()
     last_save = start
     running = []
+    word_gaps: list[float] = []
     mark = [start]
 
     def save():
@@ -756,20 +774,45 @@ def stage_dit(args, minutes: float) -> None:
         for i in idx:
             p = prompt_source(specs[int(i)], rng)
             prompts.append("" if p is None or rng.random() < args.uncond else p)
+        # --dit-word-contrast: the same clips again with a prompt whose emotions are swapped
+        # (the swapped spec's phrasing; "" where the clip has no prompt this step or no phrasing).
+        swapped = []
+        if args.dit_word_contrast > 0:
+            for i, p in zip(idx, prompts):
+                q = prompt_source(swap_emotions(specs[int(i)], rng), rng) if p else None
+                swapped.append(q or "")
+        contrasted = [k for k, q in enumerate(swapped) if q]
         sigma = sample_sigmas(len(idx), args.flow_shift, gen).to(device)
         noise = torch.randn(x0.shape, generator=noise_gen, device=device)
         s = sigma.view(-1, 1, 1, 1, 1)
         xt = (1 - s) * x0 + s * noise
         # --amp bf16: the forward pass in bfloat16 autocast (weights, optimizer and loss stay float32).
+        # With contrast, the swapped prompts of the `contrasted` clips ride in the same forward
+        # pass, after the batch.
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16"):
-            emb = encode_prompts(tokenizer, text_encoder, prompts)
-            pred = transformer(hidden_states=xt, timestep=sigma * 1000, encoder_hidden_states=emb,
-                               return_dict=False)[0]
+            emb = encode_prompts(tokenizer, text_encoder, prompts + [swapped[k] for k in contrasted])
+            sel = torch.tensor(list(range(len(idx))) + contrasted, device=device)
+            out = transformer(hidden_states=xt[sel], timestep=(sigma * 1000)[sel], encoder_hidden_states=emb,
+                              return_dict=False)[0]
+        pred = out[:len(idx)]
+        if args.dit_face_weight > 0 or contrasted:
+            masks = face_masks_of(d, idx)
         if args.dit_face_weight > 0:
-            weight = face_weights(d, idx)
+            weight = 1.0 + args.dit_face_weight * masks[:, None]
             loss = ((pred.float() - (noise - x0)).pow(2) * weight).mean() / weight.mean()
         else:
             loss = F.mse_loss(pred.float(), noise - x0)
+        if contrasted:
+            # The head's loss with the clip's own prompt must be lower than with the swapped one
+            # by --dit-contrast-margin: a hinge on the difference, scaled by --dit-word-contrast.
+            k = torch.tensor(contrasted, device=device)
+            target = (noise - x0)[k]
+            head = masks[k]
+            area = head.sum(dim=(1, 2, 3)).clamp_min(1.0)
+            own = ((pred[k].float() - target).pow(2).mean(1) * head).sum(dim=(1, 2, 3)) / area
+            other = ((out[len(idx):].float() - target).pow(2).mean(1) * head).sum(dim=(1, 2, 3)) / area
+            loss = loss + args.dit_word_contrast * F.relu(args.dit_contrast_margin + own - other).mean()
+            word_gaps.append(((other - own) / own.clamp_min(1e-8)).mean().item())
         # Linear warm-up from the optimizer's first step, then constant, or (--lr-end) falling
         # linearly to --lr-end over this run's time budget.
         lr = args.dit_lr * min(1.0, (state["step"] - state.get("opt_since", 0) + 1) / args.warmup)
@@ -794,8 +837,11 @@ def stage_dit(args, minutes: float) -> None:
             m = float(np.mean(running))
             running = []
             state["history"].append({"step": state["step"], "loss": m})
+            # word_gap: how much higher the head's loss was with the swapped prompt, relative.
+            extra = {"word_gap": round(float(np.mean(word_gaps)), 4)} if word_gaps else {}
+            word_gaps.clear()
             log(work, "dit", step=state["step"], loss=round(m, 5), lr=lr,
-                s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3))
+                s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3), **extra)
         if time.time() - last_save > args.save_minutes * 60:
             save()
             last_save = time.time()
@@ -949,6 +995,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
             amp = ", bf16 autocast" if r.get("amp") == "bf16" else ""
             if r.get("face_weight"):
                 amp += f", head latents weighted {1 + r['face_weight']:g}x"
+            if r.get("word_contrast"):
+                amp += f", emotion-word contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
@@ -1075,6 +1123,11 @@ def main(argv=None) -> int:
     p.add_argument("--dit-lr", type=float, default=3e-4)
     p.add_argument("--dit-face-weight", type=float, default=0.0,
                    help="extra weight of the latent positions of the character's head in the DiT loss (0: none)")
+    p.add_argument("--dit-word-contrast", type=float, default=0.0,
+                   help="weight of the emotion-word contrast: the head's loss with the clip's prompt must be "
+                        "lower than with its emotions swapped, by --dit-contrast-margin (0: none)")
+    p.add_argument("--dit-contrast-margin", type=float, default=0.02,
+                   help="margin of the emotion-word contrast, in the units of the head's mean squared error")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-end", type=float, default=None,
                    help="dit: fall linearly from --dit-lr to this over the run's --minutes (default: constant)")

@@ -236,7 +236,7 @@ class TrainTests(unittest.TestCase):
             args = argparse.Namespace(
                 work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
                 ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=3.0,
-                max_steps=step + 1, log_every=1, save_minutes=5.0)
+                dit_word_contrast=0.0, dit_contrast_margin=0.02, max_steps=step + 1, log_every=1, save_minutes=5.0)
             train.stage_dit(args, minutes=5.0)
             dit = torch.load(work / "dit.pt", weights_only=False)["state"]
             self.assertEqual(dit["step"], step + 1)
@@ -248,6 +248,40 @@ class TrainTests(unittest.TestCase):
             args.dit_face_weight = -1.0
             with self.assertRaisesRegex(SystemExit, "--dit-face-weight"):
                 train.stage_dit(args, minutes=5.0)
+            # The emotion-word contrast: one more step with every prompt kept (no empty ones),
+            # logged with its gap and listed on the card.
+            args.dit_face_weight, args.dit_word_contrast, args.uncond, args.max_steps = 0.0, 1.0, 0.0, step + 2
+            train.stage_dit(args, minutes=5.0)
+            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
+            self.assertEqual(dit["step"], step + 2)
+            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+            gaps = [r["word_gap"] for r in logged if "word_gap" in r]
+            self.assertEqual(len(gaps), 1)
+            self.assertTrue(np.isfinite(gaps[0]))
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
+                                    0, 180, 20000, {})
+            self.assertIn(f"steps {step + 1}-{step + 2}: batch 2, lr 1e-05, 2 clips, emotion-word contrast 1 "
+                          "(margin 0.02), CPU", card)
+            args.dit_contrast_margin = -0.1
+            with self.assertRaisesRegex(SystemExit, "--dit-word-contrast"):
+                train.stage_dit(args, minutes=5.0)
+
+    def test_swapped_emotions_keep_the_clip(self):
+        """swap_emotions: every emotion event changes, through one permutation, and nothing else."""
+        import dataclasses
+        rng = np.random.default_rng(3)
+        for seed in range(20):
+            spec = sample_spec(np.random.default_rng(seed), 6.0)
+            other = train.swap_emotions(spec, rng)
+            mapping = {}
+            for a, b in zip(spec.shots, other.shots):
+                self.assertEqual(dataclasses.replace(a, emotions=[]), dataclasses.replace(b, emotions=[]))
+                self.assertEqual([e.time for e in a.emotions], [e.time for e in b.emotions])
+                for e, f in zip(a.emotions, b.emotions):
+                    self.assertNotEqual(e.emotion, f.emotion)
+                    self.assertEqual(mapping.setdefault(e.emotion, f.emotion), f.emotion)
+            self.assertEqual(len(set(mapping.values())), len(mapping))
+            self.assertEqual(spec.colour, other.colour)
 
     def test_patch_discriminator_sees_frames(self):
         """frames_of picks the same frames of every clip; the discriminator maps 64x64 frames to an
@@ -259,6 +293,29 @@ class TrainTests(unittest.TestCase):
         self.assertTrue(torch.equal(picked[2], clips[1, :, 4]))
         out = train.PatchDiscriminator()(torch.zeros(2, 3, 64, 64))
         self.assertEqual(tuple(out.shape), (2, 1, 8, 8))
+
+    def test_emotion_word_probe(self):
+        """probe_emotion_words: the committed transformer tells a surprised face from the other
+        prompts (its own word's head loss lowest by a wide margin); with its cross-attention
+        output zeroed it cannot read the prompt, and every word scores the same (margins 0)."""
+        import probe_emotion_words as probe
+        from world import EMOTIONS
+        parts = probe.load(Path(__file__).resolve().parents[3] / "models" / "kinema-tiny")
+        losses, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0)
+        self.assertEqual(losses.shape, (5, 5))
+        self.assertEqual(len(correct), 5 * len(probe.SIGMAS))
+        result = probe.report(losses, correct)
+        self.assertGreater(result["per_emotion_margin"]["surprised"], 0.2)
+        surprised = EMOTIONS.index("surprised")
+        self.assertEqual(int(np.argmin(losses[surprised])), surprised)
+        transformer = parts[2]
+        with torch.no_grad():
+            for block in transformer.blocks:
+                for p in block.attn2.to_out[0].parameters():
+                    p.zero_()
+        blind, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0)
+        for margin in probe.report(blind, correct)["per_emotion_margin"].values():
+            self.assertAlmostEqual(margin, 0.0, places=5)
 
 
 if __name__ == "__main__":
