@@ -1004,8 +1004,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
     dit_hardware = distinct([r.get("hardware") for r in dit_state.get("runs", [])] + [dit_state.get("hardware")])
     ema = ""
     if dit_state.get("ema_decay"):
-        ema = (f" The exported weights are the exponential moving average (decay {dit_state['ema_decay']}) "
-               f"kept from step {dit_state.get('ema_since')} on.")
+        ema = (f" The exported weights are the exponential moving average kept from step "
+               f"{dit_state.get('ema_since')} on (decay {dit_state['ema_decay']} in the latest run).")
     return f"""# Kinema-Tiny
 
 A small text-to-video model in the Wan2.1 architecture (diffusers `WanPipeline` layout), trained
