@@ -2,9 +2,10 @@
 # The exact sequences of stages that trained Kinema-Tiny: on one GPU (TRAIN_DEVICE=cuda, or
 # auto when torch sees one; the committed models/kinema-tiny: about 20 minutes of stages on an
 # H200 in two sittings, a decoder-only sitting of 55 minutes on 2 CPU cores, about 9 minutes
-# on an H100, then 50 minutes of transformer steps on 2 CPU cores) or on 2 CPU cores (the default; about 4 hours, a weaker model whose scores
-# the README lists). Every stage is time-budgeted, so a rerun on another machine reaches a
-# different step count; the model card records the steps this run reached.
+# on an H100, then 50 minutes of transformer steps on 2 CPU cores) or on 2 CPU cores (the
+# default; about 4 hours, a weaker model whose scores the README lists). Every stage is
+# time-budgeted, so a rerun on another machine reaches a different step count; the model card
+# records the steps this run reached.
 #
 #   [TRAIN_DEVICE=cuda|auto|cpu] tools/train-tiny/recipe.sh PYTHON [WORK] [OUT]   (make train-tiny)
 #
@@ -91,7 +92,7 @@ if [ "$DEVICE" = cuda ]; then
     # validation prompts (mean of the four headline scores 50.5 against 49.8; emotion 31.6 %
     # against 28.6 %, the others unchanged or within a frame count). A run with the head's latents
     # weighted 9x instead (`--dit-face-weight 8`, lr 1e-4) left `probe_emotion_words.py` where it
-    # was after 600 steps and was stopped.
+    # was after about 600 steps and was stopped.
     W5="$W-contrast"
     "$PY" "$T" import --work "$W5" --model "$OUT"
     "$PY" "$T" latents --work "$W5" --device cpu --threads 2 --clips 1200
