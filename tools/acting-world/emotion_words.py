@@ -34,8 +34,8 @@ FIRST_FRAME = 4
 DURATION = 2.0
 
 
-def prompt_for(emotion: str) -> str:
-    return f"A close-up of a blue character standing still, looking {EMOTION_ADJ[emotion][0]}."
+def prompt_for(emotion: str, colour: str = "blue") -> str:
+    return f"A close-up of a {colour} character standing still, looking {EMOTION_ADJ[emotion][0]}."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,8 @@ For each emotion, a 2-second close-up of a character standing still with that em
 rendered (one per colour, the first --colours of the world's) and encoded with the model's VAE
 (posterior mean, normalised as WanPipeline does). Each clip is noised at σ = 0.3, 0.5, 0.7 and
 0.9 (--draws noise draws each), and the transformer predicts the flow once per prompt "A
-close-up of a <colour> character standing still, looking <word>." -- the five prompts differ
-only in the emotion word. The squared error of each prediction is averaged over the head's
+close-up of a <colour> character standing still, looking <word>." (`emotion_words.py`'s prompt)
+-- the five prompts differ only in the emotion word. The squared error of each prediction is averaged over the head's
 latent positions (`latent_face_masks`).
 
 A transformer that reads the word does best with the clip's own word: the diagonal of the
@@ -34,15 +34,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import train  # noqa: E402
+from emotion_words import prompt_for  # noqa: E402
 from prompts import EMOTION_ADJ  # noqa: E402
 from world import COLOURS, EMOTIONS, ClipSpec, EmotionEvent, Shot  # noqa: E402
 
 SIGMAS = (0.3, 0.5, 0.7, 0.9)
 DURATION = 2.0
-
-
-def prompt_for(colour: str, emotion: str) -> str:
-    return f"A close-up of a {colour} character standing still, looking {EMOTION_ADJ[emotion][0]}."
 
 
 def load(model: Path):
@@ -72,7 +69,7 @@ def head_losses(tokenizer, text_encoder, transformer, vae, colours: list[str], d
     trials = 0
     correct = []
     for colour in colours:
-        emb = train.encode_prompts(tokenizer, text_encoder, [prompt_for(colour, e) for e in EMOTIONS])
+        emb = train.encode_prompts(tokenizer, text_encoder, [prompt_for(e, colour) for e in EMOTIONS])
         for row, emotion in enumerate(EMOTIONS):
             spec = ClipSpec(colour=colour, duration=DURATION, shots=[
                 Shot(0.0, DURATION, "closeup", "still", "white", [EmotionEvent(0.0, emotion)])])
@@ -86,8 +83,7 @@ def head_losses(tokenizer, text_encoder, transformer, vae, colours: list[str], d
                     xt = ((1 - sigma) * x0 + sigma * noise).expand(n, -1, -1, -1, -1)
                     pred = transformer(hidden_states=xt, timestep=torch.full((n,), sigma * 1000.0),
                                        encoder_hidden_states=emb, return_dict=False)[0]
-                    err = (pred - (noise - x0)).pow(2).mean(dim=1)  # [prompt, T, H, W]
-                    loss = (err * head).sum(dim=(1, 2, 3)) / head.sum()
+                    loss = train.head_mse(pred, noise - x0, head)
                     total[row] += loss.numpy()
                     correct.append(int(loss.argmin()) == row)
             trials += 1

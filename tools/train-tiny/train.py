@@ -150,6 +150,13 @@ def swap_emotions(spec: ClipSpec, rng: np.random.Generator) -> ClipSpec:
         for shot in spec.shots])
 
 
+def head_mse(pred: torch.Tensor, target: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    """Per clip, the squared error of pred against target [B, C, T, H, W], averaged over the
+    channels and the head's latent positions (`head`, [B, T, H, W] or [T, H, W], 0 or 1)."""
+    area = head.sum(dim=(-3, -2, -1)).clamp_min(1.0)
+    return ((pred - target).pow(2).mean(1) * head).sum(dim=(-3, -2, -1)) / area
+
+
 def latent_face_masks(spec: ClipSpec) -> np.ndarray:
     """Head masks of `spec` on the latent grid, bool [T_lat, H/s, W/s] (s the VAE's spatial
     factor): a latent position is in the head where any pixel of any frame it encodes is (the
@@ -679,7 +686,8 @@ def stage_dit(args, minutes: float) -> None:
     # --dit-face-weight W: latent positions in the character's head count 1 + W times in the loss.
     # An emotion is a few thin lines in a small face, a small share of a plain MSE: trained without
     # the weight, the transformer draws one face for happy, sad, angry and neutral and tells only
-    # surprised (big eyes, a large change) apart. Masks are memoised per clip.
+    # surprised (big eyes, a large change) apart. --dit-word-contrast uses the same head masks.
+    # Masks are memoised per clip.
     face_cache: dict[tuple[float, int], torch.Tensor] = {}
 
     def face_masks_of(d: float, idx) -> torch.Tensor:
@@ -807,10 +815,8 @@ def stage_dit(args, minutes: float) -> None:
             # by --dit-contrast-margin: a hinge on the difference, scaled by --dit-word-contrast.
             k = torch.tensor(contrasted, device=device)
             target = (noise - x0)[k]
-            head = masks[k]
-            area = head.sum(dim=(1, 2, 3)).clamp_min(1.0)
-            own = ((pred[k].float() - target).pow(2).mean(1) * head).sum(dim=(1, 2, 3)) / area
-            other = ((out[len(idx):].float() - target).pow(2).mean(1) * head).sum(dim=(1, 2, 3)) / area
+            own = head_mse(pred[k].float(), target, masks[k])
+            other = head_mse(out[len(idx):].float(), target, masks[k])
             loss = loss + args.dit_word_contrast * F.relu(args.dit_contrast_margin + own - other).mean()
             word_gaps.append(((other - own) / own.clamp_min(1e-8)).mean().item())
         # Linear warm-up from the optimizer's first step, then constant, or (--lr-end) falling
