@@ -150,6 +150,27 @@ def swap_emotions(spec: ClipSpec, rng: np.random.Generator) -> ClipSpec:
         for shot in spec.shots])
 
 
+# Each action's swap for --dit-contrast-words actions: the other direction, or the other of
+# standing and jumping (every action changes, and the prompt then tells of a different motion).
+ACTION_SWAP = {"left": "right", "right": "left", "still": "jump", "jump": "still"}
+
+
+def swap_actions(spec: ClipSpec) -> ClipSpec:
+    """`spec` with every shot's action swapped through ACTION_SWAP: the same clip, emotions,
+    timings and shots, told with other motion words."""
+    return dataclasses.replace(spec, shots=[dataclasses.replace(shot, action=ACTION_SWAP[shot.action])
+                                            for shot in spec.shots])
+
+
+def swap_words(spec: ClipSpec, words: str, rng: np.random.Generator) -> ClipSpec:
+    """The spec whose prompt --dit-word-contrast compares with the clip's own: its emotions
+    swapped (words "emotions"), its actions swapped ("actions"), or either, chosen at random per
+    clip ("both")."""
+    if words == "both":
+        words = "emotions" if rng.random() < 0.5 else "actions"
+    return swap_emotions(spec, rng) if words == "emotions" else swap_actions(spec)
+
+
 def head_mse(pred: torch.Tensor, target: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
     """Per clip, the squared error of pred against target [B, C, T, H, W], averaged over the
     channels and the head's latent positions (`head`, [B, T, H, W] or [T, H, W], 0 or 1)."""
@@ -750,6 +771,7 @@ def stage_dit(args, minutes: float) -> None:
     run = {"from_step": first_step, "to_step": first_step, "batch": args.dit_batch, "lr": args.dit_lr,
            "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "face_weight": args.dit_face_weight,
            "word_contrast": args.dit_word_contrast, "contrast_margin": args.dit_contrast_margin,
+           "contrast_words": args.dit_contrast_words,
            "hardware": state["hardware"]}
     runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
@@ -782,12 +804,13 @@ def stage_dit(args, minutes: float) -> None:
         for i in idx:
             p = prompt_source(specs[int(i)], rng)
             prompts.append("" if p is None or rng.random() < args.uncond else p)
-        # --dit-word-contrast: the same clips again with a prompt whose emotions are swapped
-        # (the swapped spec's phrasing; "" where the clip has no prompt this step or no phrasing).
+        # --dit-word-contrast: the same clips again with a prompt whose emotions or actions
+        # (--dit-contrast-words) are swapped (the swapped spec's phrasing; "" where the clip has
+        # no prompt this step or no phrasing).
         swapped = []
         if args.dit_word_contrast > 0:
             for i, p in zip(idx, prompts):
-                q = prompt_source(swap_emotions(specs[int(i)], rng), rng) if p else None
+                q = prompt_source(swap_words(specs[int(i)], args.dit_contrast_words, rng), rng) if p else None
                 swapped.append(q or "")
         contrasted = [k for k, q in enumerate(swapped) if q]
         sigma = sample_sigmas(len(idx), args.flow_shift, gen).to(device)
@@ -1002,7 +1025,9 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
             if r.get("face_weight"):
                 amp += f", head latents weighted {1 + r['face_weight']:g}x"
             if r.get("word_contrast"):
-                amp += f", emotion-word contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
+                words = {"emotions": "emotion", "actions": "action", "both": "emotion- and action"}[
+                    r.get("contrast_words", "emotions")]
+                amp += f", {words}-word contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
@@ -1130,10 +1155,14 @@ def main(argv=None) -> int:
     p.add_argument("--dit-face-weight", type=float, default=0.0,
                    help="extra weight of the latent positions of the character's head in the DiT loss (0: none)")
     p.add_argument("--dit-word-contrast", type=float, default=0.0,
-                   help="weight of the emotion-word contrast: the head's loss with the clip's prompt must be "
-                        "lower than with its emotions swapped, by --dit-contrast-margin (0: none)")
+                   help="weight of the word contrast: the head's loss with the clip's prompt must be lower "
+                        "than with its emotions or actions (--dit-contrast-words) swapped, by "
+                        "--dit-contrast-margin (0: none)")
     p.add_argument("--dit-contrast-margin", type=float, default=0.02,
-                   help="margin of the emotion-word contrast, in the units of the head's mean squared error")
+                   help="margin of the word contrast, in the units of the head's mean squared error")
+    p.add_argument("--dit-contrast-words", choices=["emotions", "actions", "both"], default="emotions",
+                   help="what the word contrast swaps in the prompt: the emotions, the actions (left/right, "
+                        "still/jump), or either at random per clip")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-end", type=float, default=None,
                    help="dit: fall linearly from --dit-lr to this over the run's --minutes (default: constant)")

@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train  # noqa: E402
-from prompts import sample_spec  # noqa: E402
+from prompts import sample_spec, spec_to_prompt  # noqa: E402
 
 
 def import_for_decoder_run(work: Path, **settings):
@@ -236,7 +236,7 @@ class TrainTests(unittest.TestCase):
             args = argparse.Namespace(
                 work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
                 ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=3.0,
-                dit_word_contrast=0.0, dit_contrast_margin=0.02, max_steps=step + 1, log_every=1, save_minutes=5.0)
+                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", max_steps=step + 1, log_every=1, save_minutes=5.0)
             train.stage_dit(args, minutes=5.0)
             dit = torch.load(work / "dit.pt", weights_only=False)["state"]
             self.assertEqual(dit["step"], step + 1)
@@ -262,6 +262,19 @@ class TrainTests(unittest.TestCase):
                                     0, 180, 20000, {})
             self.assertIn(f"steps {step + 1}-{step + 2}: batch 2, lr 1e-05, 2 clips, emotion-word contrast 1 "
                           "(margin 0.02), CPU", card)
+            # The same with the actions swapped instead: the card names the words swapped.
+            args.dit_contrast_words, args.max_steps = "actions", step + 3
+            train.stage_dit(args, minutes=5.0)
+            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
+            self.assertEqual(dit["step"], step + 3)
+            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+            gaps = [r["word_gap"] for r in logged if "word_gap" in r]
+            self.assertEqual(len(gaps), 2)
+            self.assertTrue(np.isfinite(gaps[1]))
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
+                                    0, 180, 20000, {})
+            self.assertIn(f"steps {step + 2}-{step + 3}: batch 2, lr 1e-05, 2 clips, action-word contrast 1 "
+                          "(margin 0.02), CPU", card)
             args.dit_contrast_margin = -0.1
             with self.assertRaisesRegex(SystemExit, "--dit-word-contrast"):
                 train.stage_dit(args, minutes=5.0)
@@ -282,6 +295,29 @@ class TrainTests(unittest.TestCase):
                     self.assertEqual(mapping.setdefault(e.emotion, f.emotion), f.emotion)
             self.assertEqual(len(set(mapping.values())), len(mapping))
             self.assertEqual(spec.colour, other.colour)
+
+    def test_swapped_actions_keep_the_clip(self):
+        """swap_actions: every shot's action changes (left and right trade places, still and jump
+        too) and nothing else; the swapped prompt tells of the other motion. swap_words "both"
+        swaps emotions for some clips and actions for others."""
+        import dataclasses
+        rng = np.random.default_rng(4)
+        kinds = set()
+        for seed in range(20):
+            spec = sample_spec(np.random.default_rng(seed), 6.0)
+            other = train.swap_actions(spec)
+            for a, b in zip(spec.shots, other.shots):
+                self.assertEqual(dataclasses.replace(a, action="still"), dataclasses.replace(b, action="still"))
+                self.assertEqual(train.ACTION_SWAP[b.action], a.action)
+            self.assertNotEqual(spec_to_prompt(spec, np.random.default_rng(0)),
+                                spec_to_prompt(other, np.random.default_rng(0)))
+            either = train.swap_words(spec, "both", rng)
+            emotions_same = [e.emotion for s in spec.shots for e in s.emotions] == \
+                [e.emotion for s in either.shots for e in s.emotions]
+            actions_same = [s.action for s in spec.shots] == [s.action for s in either.shots]
+            self.assertNotEqual(emotions_same, actions_same)
+            kinds.add("actions" if emotions_same else "emotions")
+        self.assertEqual(kinds, {"actions", "emotions"})
 
     def test_patch_discriminator_sees_frames(self):
         """frames_of picks the same frames of every clip; the discriminator maps 64x64 frames to an
