@@ -236,7 +236,8 @@ class TrainTests(unittest.TestCase):
             args = argparse.Namespace(
                 work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
                 ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=3.0,
-                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", max_steps=step + 1, log_every=1, save_minutes=5.0)
+                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", max_steps=step + 1,
+                log_every=1, save_minutes=5.0)
             train.stage_dit(args, minutes=5.0)
             dit = torch.load(work / "dit.pt", weights_only=False)["state"]
             self.assertEqual(dit["step"], step + 1)
