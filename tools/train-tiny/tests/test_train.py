@@ -249,33 +249,23 @@ class TrainTests(unittest.TestCase):
             args.dit_face_weight = -1.0
             with self.assertRaisesRegex(SystemExit, "--dit-face-weight"):
                 train.stage_dit(args, minutes=5.0)
-            # The emotion-word contrast: one more step with every prompt kept (no empty ones),
-            # logged with its gap and listed on the card.
-            args.dit_face_weight, args.dit_word_contrast, args.uncond, args.max_steps = 0.0, 1.0, 0.0, step + 2
-            train.stage_dit(args, minutes=5.0)
-            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
-            self.assertEqual(dit["step"], step + 2)
-            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
-            gaps = [r["word_gap"] for r in logged if "word_gap" in r]
-            self.assertEqual(len(gaps), 1)
-            self.assertTrue(np.isfinite(gaps[0]))
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
-                                    0, 180, 20000, {})
-            self.assertIn(f"steps {step + 1}-{step + 2}: batch 2, lr 1e-05, 2 clips, emotion-word contrast 1 "
-                          "(margin 0.02), CPU", card)
-            # The same with the actions swapped instead: the card names the words swapped.
-            args.dit_contrast_words, args.max_steps = "actions", step + 3
-            train.stage_dit(args, minutes=5.0)
-            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
-            self.assertEqual(dit["step"], step + 3)
-            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
-            gaps = [r["word_gap"] for r in logged if "word_gap" in r]
-            self.assertEqual(len(gaps), 2)
-            self.assertTrue(np.isfinite(gaps[1]))
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
-                                    0, 180, 20000, {})
-            self.assertIn(f"steps {step + 2}-{step + 3}: batch 2, lr 1e-05, 2 clips, action-word contrast 1 "
-                          "(margin 0.02), CPU", card)
+            # The word contrast: one more step with every prompt kept (no empty ones), logged with
+            # its gap and listed on the card with the words it swapped; then the same with the
+            # actions swapped instead.
+            args.dit_face_weight, args.dit_word_contrast, args.uncond = 0.0, 1.0, 0.0
+            for k, (words, label) in enumerate([("emotions", "emotion"), ("actions", "action")], start=1):
+                args.dit_contrast_words, args.max_steps = words, step + 1 + k
+                train.stage_dit(args, minutes=5.0)
+                dit = torch.load(work / "dit.pt", weights_only=False)["state"]
+                self.assertEqual(dit["step"], step + 1 + k)
+                logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+                gaps = [r["word_gap"] for r in logged if "word_gap" in r]
+                self.assertEqual(len(gaps), k)
+                self.assertTrue(np.isfinite(gaps[-1]))
+                card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"],
+                                        dit, 0, 180, 20000, {})
+                self.assertIn(f"steps {step + k}-{step + 1 + k}: batch 2, lr 1e-05, 2 clips, {label}-word contrast 1 "
+                              "(margin 0.02), CPU", card)
             args.dit_contrast_margin = -0.1
             with self.assertRaisesRegex(SystemExit, "--dit-word-contrast"):
                 train.stage_dit(args, minutes=5.0)
