@@ -779,6 +779,7 @@ def stage_dit(args, minutes: float) -> None:
     last_save = start
     running = []
     word_gaps: list[float] = []
+    flows: list[float] = []  # the flow loss of contrasted steps, without the hinge
     mark = [start]
 
     def save():
@@ -834,6 +835,7 @@ def stage_dit(args, minutes: float) -> None:
         else:
             loss = F.mse_loss(pred.float(), noise - x0)
         if contrasted:
+            flows.append(loss.item())
             # The head's loss with the clip's own prompt must be lower than with the swapped one
             # by --dit-contrast-margin: a hinge on the difference, scaled by --dit-word-contrast.
             k = torch.tensor(contrasted, device=device)
@@ -866,9 +868,12 @@ def stage_dit(args, minutes: float) -> None:
             m = float(np.mean(running))
             running = []
             state["history"].append({"step": state["step"], "loss": m})
-            # word_gap: how much higher the head's loss was with the swapped prompt, relative.
-            extra = {"word_gap": round(float(np.mean(word_gaps)), 4)} if word_gaps else {}
+            # word_gap: how much higher the head's loss was with the swapped prompt, relative;
+            # flow: the flow loss alone (`loss` includes the contrast's hinge).
+            extra = {"word_gap": round(float(np.mean(word_gaps)), 4),
+                     "flow": round(float(np.mean(flows)), 5)} if word_gaps else {}
             word_gaps.clear()
+            flows.clear()
             log(work, "dit", step=state["step"], loss=round(m, 5), lr=lr,
                 s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3), **extra)
         if time.time() - last_save > args.save_minutes * 60:

@@ -250,8 +250,8 @@ class TrainTests(unittest.TestCase):
             with self.assertRaisesRegex(SystemExit, "--dit-face-weight"):
                 train.stage_dit(args, minutes=5.0)
             # The word contrast: one more step with every prompt kept (no empty ones), logged with
-            # its gap and listed on the card with the words it swapped; then the same with the
-            # actions swapped instead.
+            # its gap and its flow loss and listed on the card with the words it swapped; then the
+            # same with the actions swapped instead.
             args.dit_face_weight, args.dit_word_contrast, args.uncond = 0.0, 1.0, 0.0
             for k, (words, label) in enumerate([("emotions", "emotion"), ("actions", "action")], start=1):
                 args.dit_contrast_words, args.max_steps = words, step + 1 + k
@@ -262,6 +262,9 @@ class TrainTests(unittest.TestCase):
                 gaps = [r["word_gap"] for r in logged if "word_gap" in r]
                 self.assertEqual(len(gaps), k)
                 self.assertTrue(np.isfinite(gaps[-1]))
+                # The flow loss is logged beside the total, which adds the hinge (>= 0) to it.
+                last = [r for r in logged if "word_gap" in r][-1]
+                self.assertTrue(0 < last["flow"] <= last["loss"] + 1e-5)
                 card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"],
                                         dit, 0, 180, 20000, {})
                 self.assertIn(f"steps {step + k}-{step + 1 + k}: batch 2, lr 1e-05, 2 clips, {label}-word contrast 1 "
