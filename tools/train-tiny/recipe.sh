@@ -92,7 +92,7 @@ if [ "$DEVICE" = cuda ]; then
     # the loss with its emotions swapped), on 1,200 clips of the same latent space. Chosen on the
     # validation prompts (mean of the four headline scores 50.5 against 49.8; emotion 31.6 %
     # against 28.6 %, the others unchanged or within a frame count). A run with the head's latents
-    # weighted 9x instead (`--dit-face-weight 8`, lr 1e-4) left `probe_emotion_words.py` where it
+    # weighted 9x instead (`--dit-face-weight 8`, lr 1e-4) left `probe_words.py` where it
     # was after about 600 steps and was stopped.
     W5="$W-contrast"
     "$PY" "$T" import --work "$W5" --model "$OUT"

@@ -324,28 +324,36 @@ class TrainTests(unittest.TestCase):
         out = train.PatchDiscriminator()(torch.zeros(2, 3, 64, 64))
         self.assertEqual(tuple(out.shape), (2, 1, 8, 8))
 
-    def test_emotion_word_probe(self):
-        """probe_emotion_words: the committed transformer tells a surprised face from the other
-        prompts (its own word's head loss lowest by a wide margin); with its cross-attention
-        output zeroed it cannot read the prompt, and every word scores the same (margins 0)."""
-        import probe_emotion_words as probe
-        from world import EMOTIONS
+    def test_word_probe(self):
+        """probe_words: the committed transformer tells a surprised face from the other prompts,
+        and each action from the others (its own word's head loss lowest by a wide margin); with
+        its cross-attention output zeroed it cannot read the prompt, and every word scores the
+        same (margins 0)."""
+        import probe_words as probe
+        from world import ACTIONS, EMOTIONS
         parts = probe.load(Path(__file__).resolve().parents[3] / "models" / "kinema-tiny")
         losses, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0)
         self.assertEqual(losses.shape, (5, 5))
         self.assertEqual(len(correct), 5 * len(probe.SIGMAS))
         result = probe.report(losses, correct)
-        self.assertGreater(result["per_emotion_margin"]["surprised"], 0.2)
+        self.assertGreater(result["per_word_margin"]["surprised"], 0.2)
         surprised = EMOTIONS.index("surprised")
         self.assertEqual(int(np.argmin(losses[surprised])), surprised)
+        losses, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0, words="actions")
+        self.assertEqual(losses.shape, (4, 4))
+        result = probe.report(losses, correct, "actions")
+        self.assertEqual(list(np.argmin(losses, axis=1)), list(range(len(ACTIONS))))
+        for margin in result["per_word_margin"].values():
+            self.assertGreater(margin, 0.2)
         transformer = parts[2]
         with torch.no_grad():
             for block in transformer.blocks:
                 for p in block.attn2.to_out[0].parameters():
                     p.zero_()
-        blind, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0)
-        for margin in probe.report(blind, correct)["per_emotion_margin"].values():
-            self.assertAlmostEqual(margin, 0.0, places=5)
+        for words in ("emotions", "actions"):
+            blind, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0, words=words)
+            for margin in probe.report(blind, correct, words)["per_word_margin"].values():
+                self.assertAlmostEqual(margin, 0.0, places=5)
 
 
 if __name__ == "__main__":
