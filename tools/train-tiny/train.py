@@ -162,10 +162,45 @@ def swap_actions(spec: ClipSpec) -> ClipSpec:
                                             for shot in spec.shots])
 
 
-def swap_words(spec: ClipSpec, words: str, rng: np.random.Generator) -> ClipSpec:
+def _rotations(seq: list) -> list[list]:
+    """The rotations of seq (by 1 .. n-1) that change it."""
+    return [r for r in (seq[k:] + seq[:k] for k in range(1, len(seq))) if r != seq]
+
+
+def swap_order(spec: ClipSpec) -> ClipSpec | None:
+    """`spec` told in another order, with the same words: the shots' actions rotated among the
+    shots, and the emotions rotated among the clip's emotion events (times kept; only rotations
+    that leave no shot with the same emotion twice in a row). None when no such rotation changes
+    anything (one action, and one emotion or only rotations that would repeat one in a shot)."""
+    actions = [shot.action for shot in spec.shots]
+    emotions = [ev.emotion for shot in spec.shots for ev in shot.emotions]
+    new_actions = (_rotations(actions) or [actions])[0]
+    new_emotions = emotions
+    for r in _rotations(emotions):
+        k, ok = 0, True
+        for shot in spec.shots:
+            seq = r[k:k + len(shot.emotions)]
+            ok = ok and all(a != b for a, b in zip(seq, seq[1:]))
+            k += len(shot.emotions)
+        if ok:
+            new_emotions = r
+            break
+    if new_actions == actions and new_emotions == emotions:
+        return None
+    it = iter(new_emotions)
+    return dataclasses.replace(spec, shots=[
+        dataclasses.replace(shot, action=action,
+                            emotions=[dataclasses.replace(ev, emotion=next(it)) for ev in shot.emotions])
+        for shot, action in zip(spec.shots, new_actions)])
+
+
+def swap_words(spec: ClipSpec, words: str, rng: np.random.Generator) -> ClipSpec | None:
     """The spec whose prompt --dit-word-contrast compares with the clip's own: its emotions
-    swapped (words "emotions"), its actions swapped ("actions"), or either, chosen at random per
-    clip ("both")."""
+    swapped (words "emotions"), its actions swapped ("actions"), either, chosen at random per
+    clip ("both"), or the same words in another order (`swap_order`, "order"; None where the
+    clip has nothing to reorder)."""
+    if words == "order":
+        return swap_order(spec)
     if words == "both":
         words = "emotions" if rng.random() < 0.5 else "actions"
     return swap_emotions(spec, rng) if words == "emotions" else swap_actions(spec)
@@ -811,7 +846,8 @@ def stage_dit(args, minutes: float) -> None:
         swapped = []
         if args.dit_word_contrast > 0:
             for i, p in zip(idx, prompts):
-                q = prompt_source(swap_words(specs[int(i)], args.dit_contrast_words, rng), rng) if p else None
+                other = swap_words(specs[int(i)], args.dit_contrast_words, rng) if p else None
+                q = prompt_source(other, rng) if other is not None else None
                 swapped.append(q or "")
         contrasted = [k for k, q in enumerate(swapped) if q]
         sigma = sample_sigmas(len(idx), args.flow_shift, gen).to(device)
@@ -1030,9 +1066,9 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
             if r.get("face_weight"):
                 amp += f", head latents weighted {1 + r['face_weight']:g}x"
             if r.get("word_contrast"):
-                words = {"emotions": "emotion", "actions": "action", "both": "emotion- and action"}[
-                    r.get("contrast_words", "emotions")]
-                amp += f", {words}-word contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
+                words = {"emotions": "emotion-word", "actions": "action-word", "both": "emotion- and action-word",
+                         "order": "word-order"}[r.get("contrast_words", "emotions")]
+                amp += f", {words} contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
@@ -1165,9 +1201,10 @@ def main(argv=None) -> int:
                         "--dit-contrast-margin (0: none)")
     p.add_argument("--dit-contrast-margin", type=float, default=0.02,
                    help="margin of the word contrast, in the units of the head's mean squared error")
-    p.add_argument("--dit-contrast-words", choices=["emotions", "actions", "both"], default="emotions",
+    p.add_argument("--dit-contrast-words", choices=["emotions", "actions", "both", "order"], default="emotions",
                    help="what the word contrast swaps in the prompt: the emotions, the actions (left/right, "
-                        "still/jump), or either at random per clip")
+                        "still/jump), either at random per clip, or the order (the same actions and emotions "
+                        "rotated among the shots and emotion events)")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-end", type=float, default=None,
                    help="dit: fall linearly from --dit-lr to this over the run's --minutes (default: constant)")

@@ -251,9 +251,10 @@ class TrainTests(unittest.TestCase):
                 train.stage_dit(args, minutes=5.0)
             # The word contrast: one more step with every prompt kept (no empty ones), logged with
             # its gap and its flow loss and listed on the card with the words it swapped; then the
-            # same with the actions swapped instead.
+            # same with the actions swapped instead, and with the order of the words.
             args.dit_face_weight, args.dit_word_contrast, args.uncond = 0.0, 1.0, 0.0
-            for k, (words, label) in enumerate([("emotions", "emotion"), ("actions", "action")], start=1):
+            for k, (words, label) in enumerate([("emotions", "emotion-word"), ("actions", "action-word"),
+                                                ("order", "word-order")], start=1):
                 args.dit_contrast_words, args.max_steps = words, step + 1 + k
                 train.stage_dit(args, minutes=5.0)
                 dit = torch.load(work / "dit.pt", weights_only=False)["state"]
@@ -267,7 +268,7 @@ class TrainTests(unittest.TestCase):
                 self.assertTrue(0 < last["flow"] <= last["loss"] + 1e-5)
                 card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"],
                                         dit, 0, 180, 20000, {})
-                self.assertIn(f"steps {step + k}-{step + 1 + k}: batch 2, lr 1e-05, 2 clips, {label}-word contrast 1 "
+                self.assertIn(f"steps {step + k}-{step + 1 + k}: batch 2, lr 1e-05, 2 clips, {label} contrast 1 "
                               "(margin 0.02), CPU", card)
             args.dit_contrast_margin = -0.1
             with self.assertRaisesRegex(SystemExit, "--dit-word-contrast"):
@@ -313,6 +314,48 @@ class TrainTests(unittest.TestCase):
             kinds.add("actions" if emotions_same else "emotions")
         self.assertEqual(kinds, {"actions", "emotions"})
 
+    def test_swapped_order_keeps_the_words(self):
+        """swap_order: the same actions and emotions, rotated among the shots and the emotion
+        events (times, framings, colours kept), never the same emotion twice in a row within a
+        shot, and None for a clip with nothing to reorder that way."""
+        import dataclasses
+        from world import ClipSpec, EmotionEvent, Shot
+        changed = 0
+        for seed in range(40):
+            spec = sample_spec(np.random.default_rng(seed), 6.0)
+            other = train.swap_order(spec)
+            actions = [s.action for s in spec.shots]
+            emotions = [e.emotion for s in spec.shots for e in s.emotions]
+            if other is None:
+                # Nothing to reorder: one action, and every rotation of the emotions that changes
+                # them would put one emotion twice in a row in a shot.
+                self.assertEqual(len(set(actions)), 1)
+                sizes = [len(s.emotions) for s in spec.shots]
+                for k in range(1, len(emotions)):
+                    r = emotions[k:] + emotions[:k]
+                    if r == emotions:
+                        continue
+                    parts = [r[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(len(sizes))]
+                    self.assertTrue(any(a == b for part in parts for a, b in zip(part, part[1:])))
+                continue
+            changed += 1
+            other.validate()
+            new_actions = [s.action for s in other.shots]
+            new_emotions = [e.emotion for s in other.shots for e in s.emotions]
+            self.assertNotEqual((actions, emotions), (new_actions, new_emotions))
+            self.assertEqual(sorted(actions), sorted(new_actions))
+            self.assertEqual(sorted(emotions), sorted(new_emotions))
+            for a, b in zip(spec.shots, other.shots):
+                self.assertEqual(dataclasses.replace(a, action="still", emotions=[]),
+                                 dataclasses.replace(b, action="still", emotions=[]))
+                self.assertEqual([e.time for e in a.emotions], [e.time for e in b.emotions])
+                self.assertTrue(all(e.emotion != f.emotion for e, f in zip(b.emotions, b.emotions[1:])))
+        self.assertGreater(changed, 20)
+        still = ClipSpec(colour="red", duration=2.0, shots=[Shot(0.0, 2.0, "closeup", "still", "white",
+                                                                 [EmotionEvent(0.0, "happy")])])
+        self.assertIsNone(train.swap_order(still))
+        self.assertIsNone(train.swap_words(still, "order", np.random.default_rng(0)))
+
     def test_patch_discriminator_sees_frames(self):
         """frames_of picks the same frames of every clip; the discriminator maps 64x64 frames to an
         8x8 grid of logits."""
@@ -354,6 +397,12 @@ class TrainTests(unittest.TestCase):
             blind, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0, words=words)
             for margin in probe.report(blind, correct, words)["per_word_margin"].values():
                 self.assertAlmostEqual(margin, 0.0, places=5)
+        # The order of two shots: twelve ordered pairs of actions, each told both ways.
+        blind, correct = probe.order_losses(*parts, ["blue"], draws=1, seed=0)
+        self.assertEqual(len(blind), 12)
+        self.assertEqual(len(correct), 12 * len(probe.SIGMAS))
+        for own, swapped in blind.values():
+            self.assertAlmostEqual(swapped / own - 1, 0.0, places=5)
 
 
 if __name__ == "__main__":
