@@ -72,11 +72,10 @@ CUT = 2.0  # --words shots: the cut of the two-shot clips, seconds
 
 
 def two_shot_clip(first: str, second: str, colour: str) -> ClipSpec:
-    x = {a: ACTION_X[a] for a in ACTIONS}
+    (a0, a1), (b0, b1) = ACTION_X[first], ACTION_X[second]
     return ClipSpec(colour=colour, duration=2 * CUT, shots=[
-        Shot(0.0, CUT, "wide", first, "white", [EmotionEvent(0.0, "neutral")], x_start=x[first][0], x_end=x[first][1]),
-        Shot(CUT, 2 * CUT, "wide", second, "sky", [EmotionEvent(CUT, "neutral")], x_start=x[second][0],
-             x_end=x[second][1])])
+        Shot(0.0, CUT, "wide", first, "white", [EmotionEvent(0.0, "neutral")], x_start=a0, x_end=a1),
+        Shot(CUT, 2 * CUT, "wide", second, "sky", [EmotionEvent(CUT, "neutral")], x_start=b0, x_end=b1)])
 
 
 def two_shot_prompt(first: str, second: str, colour: str) -> str:
@@ -89,29 +88,17 @@ def order_losses(tokenizer, text_encoder, transformer, vae, colours: list[str], 
                  ) -> tuple[dict[tuple[str, str], tuple[float, float]], np.ndarray]:
     """--words shots: per ordered pair of actions, the mean head loss with the prompt in the order
     shown and in the swapped order, and per (clip, σ, draw) whether the order shown was lower."""
-    mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
-    std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
-    temporal = vae.config.scale_factor_temporal
     gen = torch.Generator().manual_seed(seed)
     pairs = [(a, b) for a in ACTIONS for b in ACTIONS if a != b]
     sums = {pair: np.zeros(2) for pair in pairs}
     correct = []
     for colour in colours:
         for first, second in pairs:
-            spec = two_shot_clip(first, second, colour)
             emb = train.encode_prompts(tokenizer, text_encoder, [two_shot_prompt(first, second, colour),
                                                                  two_shot_prompt(second, first, colour)])
-            x0 = (vae.encode(train.clip_tensor(spec, temporal)[None]).latent_dist.mean - mean) / std
-            head = torch.from_numpy(train.latent_face_masks(spec)).float()
-            for sigma in SIGMAS:
-                for _ in range(draws):
-                    noise = torch.randn(x0.shape, generator=gen)
-                    xt = ((1 - sigma) * x0 + sigma * noise).expand(2, -1, -1, -1, -1)
-                    pred = transformer(hidden_states=xt, timestep=torch.full((2,), sigma * 1000.0),
-                                       encoder_hidden_states=emb, return_dict=False)[0]
-                    loss = train.head_mse(pred, noise - x0, head).numpy()
-                    sums[(first, second)] += loss
-                    correct.append(bool(loss[0] < loss[1]))
+            for loss in noised_head_losses(transformer, vae, two_shot_clip(first, second, colour), emb, draws, gen):
+                sums[(first, second)] += loss
+                correct.append(bool(loss[0] < loss[1]))
     n = len(colours) * len(SIGMAS) * draws
     return {pair: (float(v[0] / n), float(v[1] / n)) for pair, v in sums.items()}, np.array(correct)
 
@@ -137,38 +124,45 @@ def load(model: Path):
 
 
 @torch.no_grad()
+def noised_head_losses(transformer, vae, spec: ClipSpec, emb: torch.Tensor, draws: int,
+                       gen: torch.Generator) -> list[np.ndarray]:
+    """`spec` encoded with the VAE (posterior mean, normalised as WanPipeline does) and noised at
+    each of SIGMAS `draws` times; for each noising, the head loss of the flow prediction under each
+    of the prompt embeddings `emb` [P, L, D], as an array [P]."""
+    mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
+    x0 = (vae.encode(train.clip_tensor(spec, vae.config.scale_factor_temporal)[None]).latent_dist.mean - mean) / std
+    head = torch.from_numpy(train.latent_face_masks(spec)).float()
+    if head.shape != x0.shape[2:] or head.sum() == 0:
+        raise SystemExit(f"head mask {tuple(head.shape)} does not fit latents {tuple(x0.shape)}")
+    n = emb.shape[0]
+    losses = []
+    for sigma in SIGMAS:
+        for _ in range(draws):
+            noise = torch.randn(x0.shape, generator=gen)
+            xt = ((1 - sigma) * x0 + sigma * noise).expand(n, -1, -1, -1, -1)
+            pred = transformer(hidden_states=xt, timestep=torch.full((n,), sigma * 1000.0),
+                               encoder_hidden_states=emb, return_dict=False)[0]
+            losses.append(train.head_mse(pred, noise - x0, head).numpy())
+    return losses
+
+
+@torch.no_grad()
 def head_losses(tokenizer, text_encoder, transformer, vae, colours: list[str], draws: int, seed: int,
                 words: str = "emotions") -> tuple[np.ndarray, np.ndarray]:
     """Mean head loss [clip's word, prompted word] and, per (clip, σ, draw), whether the clip's
     own prompt had the lowest loss."""
     names, clip_for, prompt_of, _ = WORDS[words]
-    n = len(names)
-    mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
-    std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
-    temporal = vae.config.scale_factor_temporal
     gen = torch.Generator().manual_seed(seed)
-    total = np.zeros((n, n))
-    trials = 0
+    total = np.zeros((len(names), len(names)))
     correct = []
     for colour in colours:
         emb = train.encode_prompts(tokenizer, text_encoder, [prompt_of(w, colour) for w in names])
         for row, word in enumerate(names):
-            spec = clip_for(word, colour)
-            x0 = (vae.encode(train.clip_tensor(spec, temporal)[None]).latent_dist.mean - mean) / std
-            head = torch.from_numpy(train.latent_face_masks(spec)).float()
-            if head.shape != x0.shape[2:] or head.sum() == 0:
-                raise SystemExit(f"head mask {tuple(head.shape)} does not fit latents {tuple(x0.shape)}")
-            for sigma in SIGMAS:
-                for _ in range(draws):
-                    noise = torch.randn(x0.shape, generator=gen)
-                    xt = ((1 - sigma) * x0 + sigma * noise).expand(n, -1, -1, -1, -1)
-                    pred = transformer(hidden_states=xt, timestep=torch.full((n,), sigma * 1000.0),
-                                       encoder_hidden_states=emb, return_dict=False)[0]
-                    loss = train.head_mse(pred, noise - x0, head)
-                    total[row] += loss.numpy()
-                    correct.append(int(loss.argmin()) == row)
-            trials += 1
-    return total / (trials * len(SIGMAS) * draws), np.array(correct)
+            for loss in noised_head_losses(transformer, vae, clip_for(word, colour), emb, draws, gen):
+                total[row] += loss
+                correct.append(int(loss.argmin()) == row)
+    return total / (len(colours) * len(names) * len(SIGMAS) * draws), np.array(correct)
 
 
 def report(losses: np.ndarray, correct: np.ndarray, words: str = "emotions") -> dict:
