@@ -162,7 +162,7 @@ def head_losses(tokenizer, text_encoder, transformer, vae, colours: list[str], d
             for loss in noised_head_losses(transformer, vae, clip_for(word, colour), emb, draws, gen):
                 total[row] += loss
                 correct.append(int(loss.argmin()) == row)
-    return total / (len(colours) * len(names) * len(SIGMAS) * draws), np.array(correct)
+    return total / (len(colours) * len(SIGMAS) * draws), np.array(correct)
 
 
 def report(losses: np.ndarray, correct: np.ndarray, words: str = "emotions") -> dict:

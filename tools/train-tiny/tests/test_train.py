@@ -380,6 +380,13 @@ class TrainTests(unittest.TestCase):
         self.assertEqual(len(correct), 5 * len(probe.SIGMAS))
         result = probe.report(losses, correct)
         self.assertGreater(result["per_word_margin"]["surprised"], 0.2)
+        # Each row is the plain mean of its clip's losses over the noisings, prompt by prompt.
+        tokenizer, text_encoder, transformer, vae = parts
+        emb = train.encode_prompts(tokenizer, text_encoder, [probe.prompt_for(e, "blue") for e in EMOTIONS])
+        gen = torch.Generator().manual_seed(0)
+        rows = [np.mean(probe.noised_head_losses(transformer, vae, probe.emotion_clip(e, "blue"), emb, 1, gen),
+                        axis=0) for e in EMOTIONS]
+        np.testing.assert_allclose(np.array(rows), losses, rtol=1e-5)
         surprised = EMOTIONS.index("surprised")
         self.assertEqual(int(np.argmin(losses[surprised])), surprised)
         losses, correct = probe.head_losses(*parts, ["blue"], draws=1, seed=0, words="actions")
