@@ -840,9 +840,9 @@ def stage_dit(args, minutes: float) -> None:
         for i in idx:
             p = prompt_source(specs[int(i)], rng)
             prompts.append("" if p is None or rng.random() < args.uncond else p)
-        # --dit-word-contrast: the same clips again with a prompt whose emotions or actions
-        # (--dit-contrast-words) are swapped (the swapped spec's phrasing; "" where the clip has
-        # no prompt this step or no phrasing).
+        # --dit-word-contrast: the same clips again with a prompt whose emotions, actions or word
+        # order (--dit-contrast-words) are swapped (the swapped spec's phrasing; "" where the clip
+        # has no prompt this step, nothing to reorder or no phrasing).
         swapped = []
         if args.dit_word_contrast > 0:
             for i, p in zip(idx, prompts):
@@ -1197,7 +1197,7 @@ def main(argv=None) -> int:
                    help="extra weight of the latent positions of the character's head in the DiT loss (0: none)")
     p.add_argument("--dit-word-contrast", type=float, default=0.0,
                    help="weight of the word contrast: the head's loss with the clip's prompt must be lower "
-                        "than with its emotions or actions (--dit-contrast-words) swapped, by "
+                        "than with its emotions, actions or word order (--dit-contrast-words) swapped, by "
                         "--dit-contrast-margin (0: none)")
     p.add_argument("--dit-contrast-margin", type=float, default=0.02,
                    help="margin of the word contrast, in the units of the head's mean squared error")
