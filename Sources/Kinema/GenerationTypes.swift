@@ -31,9 +31,28 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     }
 }
 
+/// One shot of a multi-shot clip: its own prompt and length. Shots are generated one after
+/// another and joined with hard cuts, so each cut falls exactly where the shots before it end.
+public struct Shot: Sendable, Equatable {
+    public var prompt: String
+    /// Length in the clip; rounded to whole frames at the request's fps (at least one frame).
+    public var durationSeconds: Double
+
+    public init(prompt: String, durationSeconds: Double) {
+        self.prompt = prompt
+        self.durationSeconds = durationSeconds
+    }
+}
+
 /// Everything one generation needs. `nil` fields take the model's defaults.
 public struct GenerationRequest: Sendable {
+    /// The whole clip's prompt; must be empty when `shots` is given.
     public var prompt: String
+    /// A clip of several shots, each from its own prompt, cut together in order. Empty: one shot
+    /// from `prompt`. With shots, the clip's length is the sum of theirs (no `frames` or
+    /// `durationSeconds`), shot k starts from the noise of `seed + k`, and `initialLatents` is not
+    /// accepted.
+    public var shots: [Shot] = []
     /// Negative prompt for classifier-free guidance; nil takes Wan's default negative prompt.
     public var negativePrompt: String?
     public var width: Int?

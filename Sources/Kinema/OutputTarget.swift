@@ -67,12 +67,15 @@ final class FrameSink {
         self.mp4 = mp4; self.collect = collect; self.keepFrames = keepFrames
     }
 
-    func append(_ chunk: Tensor) throws {
+    /// Appends the chunk's first `atMost` frames (all of them by default); returns how many.
+    @discardableResult
+    func append(_ chunk: Tensor, atMost limit: Int = .max) throws -> Int {
         guard chunk.rank == 4, chunk.shape[0] == 3, chunk.shape[2] == height, chunk.shape[3] == width else {
             throw KinemaError.shape("decoded frames \(chunk.shape) are not [3, n, \(height), \(width)]")
         }
         let n = chunk.shape[1], plane = height * width
-        for f in 0..<n {
+        let kept = max(0, min(n, limit))
+        for f in 0..<kept {
             var rgb = [Float](repeating: 0, count: plane * 3)
             chunk.data.withPointer { src in
                 rgb.withMutablePointer { dst in
@@ -86,6 +89,7 @@ final class FrameSink {
             try mp4?.append(frame)
             if collect { frames.append(frame) }
         }
+        return kept
     }
 
     struct Written { var notes: [String]; var frames: Tensor? }

@@ -81,58 +81,72 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         let output = try OutputTarget.prepare(request: request, plan: plan)
         var timings = GenerationTimings()
 
-        // 1. Text.
+        // 1. Text: every distinct prompt once, then the negative prompt.
         var phaseStart = clock.now
-        clock.report(.encodingText, step: 0, of: plan.guidance > 1 ? 2 : 1)
-        let cond = try encodePrompt(request.prompt, cancel: cancel)
-        clock.report(.encodingText, step: 1, of: plan.guidance > 1 ? 2 : 1)
+        var prompts: [String] = []
+        for shot in plan.shots where !prompts.contains(shot.prompt) { prompts.append(shot.prompt) }
+        let textSteps = prompts.count + (plan.guidance > 1 ? 1 : 0)
+        clock.report(.encodingText, step: 0, of: textSteps)
+        var contexts: [String: WanTransformer.PreparedContext] = [:]
+        for (i, prompt) in prompts.enumerated() {
+            contexts[prompt] = try encodePrompt(prompt, cancel: cancel)
+            clock.report(.encodingText, step: i + 1, of: textSteps)
+        }
         var uncond: WanTransformer.PreparedContext?
         if plan.guidance > 1 {
             uncond = try encodePrompt(plan.negativePrompt, cancel: cancel)
-            clock.report(.encodingText, step: 2, of: 2)
+            clock.report(.encodingText, step: textSteps, of: textSteps)
         }
         timings.textEncoding = clock.now - phaseStart
 
-        // 2. Denoising.
-        phaseStart = clock.now
-        let initial = try plan.initialLatent(zDim: vaeConfig.zDim)
         var settings = samplerTemplate
         settings.kind = plan.sampler
         settings.shift = Double(plan.flowShift)
-        clock.report(.denoising, step: 0, of: plan.steps)
-        let latent = try Sampler.sample(
-            initial: initial, transformer: transformer, conditional: cond, unconditional: uncond,
-            settings: settings, steps: plan.steps, guidance: plan.guidance, cancel: cancel,
-            progress: { clock.report(.denoising, step: $0.step, of: $0.totalSteps) })
-        timings.denoising = clock.now - phaseStart
-
-        // 3. Decoding, streamed into the writer.
-        phaseStart = clock.now
         let sink = try output.makeSink(width: plan.width, height: plan.height, fps: plan.fps,
                                        crf: request.crf, keepFrames: request.returnFrames)
-        var decodedFrames = 0
+        var written = 0
         do {
-            clock.report(.decoding, step: 0, of: plan.frames)
-            try vae.decode(latent: latent, memoryBudgetBytes: options.vaeMemoryBudgetBytes, cancel: cancel) { chunk in
-                try sink.append(chunk)
-                decodedFrames += chunk.shape[1]
-                clock.report(.decoding, step: decodedFrames, of: plan.frames)
+            for (index, shot) in plan.shots.enumerated() {
+                clock.shot = (index, plan.shots.count)
+                guard let cond = contexts[shot.prompt] else {
+                    throw KinemaError.invalidArgument("shot \(index + 1): its prompt was not encoded")
+                }
+                // 2. Denoising.
+                phaseStart = clock.now
+                let initial = try plan.initialLatent(for: shot, zDim: vaeConfig.zDim)
+                clock.report(.denoising, step: 0, of: plan.steps)
+                let latent = try Sampler.sample(
+                    initial: initial, transformer: transformer, conditional: cond, unconditional: uncond,
+                    settings: settings, steps: plan.steps, guidance: plan.guidance, cancel: cancel,
+                    progress: { clock.report(.denoising, step: $0.step, of: $0.totalSteps) })
+                timings.denoising += clock.now - phaseStart
+
+                // 3. Decoding, streamed into the writer; a shot keeps its first `frames` frames.
+                phaseStart = clock.now
+                var decoded = 0
+                clock.report(.decoding, step: 0, of: shot.generatedFrames)
+                try vae.decode(latent: latent, memoryBudgetBytes: options.vaeMemoryBudgetBytes, cancel: cancel) { chunk in
+                    written += try sink.append(chunk, atMost: shot.frames - min(decoded, shot.frames))
+                    decoded += chunk.shape[1]
+                    clock.report(.decoding, step: decoded, of: shot.generatedFrames)
+                }
+                timings.decoding += clock.now - phaseStart
             }
-            timings.decoding = clock.now - phaseStart
+            clock.shot = (0, 1)
             phaseStart = clock.now
             try cancel?.check()
             clock.report(.writingVideo, step: 0, of: 1)
-            let written = try sink.finish()
-            notes.append(contentsOf: written.notes)
+            let finished = try sink.finish()
+            notes.append(contentsOf: finished.notes)
             timings.writing = clock.now - phaseStart
             clock.report(.writingVideo, step: 1, of: 1)
             timings.total = clock.now
             clock.report(.finished, step: 1, of: 1)
             return GenerationResult(
                 outputPath: output.path, outputFormat: output.format,
-                width: plan.width, height: plan.height, frames: decodedFrames, fps: plan.fps,
+                width: plan.width, height: plan.height, frames: written, fps: plan.fps,
                 steps: plan.steps, guidance: plan.guidance, flowShift: plan.flowShift, sampler: plan.sampler,
-                seed: plan.seed, timings: timings, notes: notes, video: written.frames)
+                seed: plan.seed, timings: timings, notes: notes, video: finished.frames)
         } catch {
             sink.cancel()
             throw error
@@ -148,19 +162,30 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
 
     // MARK: - Request resolution
 
+    /// One shot as generated: `generatedFrames` (temporal·k+1) are sampled and decoded, the
+    /// first `frames` of them go into the clip.
+    struct ShotPlan {
+        var prompt: String
+        var frames: Int
+        var generatedFrames: Int
+        var seed: UInt64
+    }
+
     /// A request with every default filled in and every value validated.
     struct Plan {
+        /// Frames of the whole clip (the sum of the shots' kept frames).
         var width: Int, height: Int, frames: Int, fps: Double
         var steps: Int, guidance: Float, flowShift: Float, sampler: SamplerKind
         var seed: UInt64
         var negativePrompt: String
         var initialLatents: Tensor?
+        var shots: [ShotPlan]
         var notes: [String]
         /// VAE compression: pixel frames per latent frame and pixels per latent pixel.
         var temporal: Int, spatial: Int
-        var latentFrames: Int { (frames - 1) / temporal + 1 }
 
-        func initialLatent(zDim: Int) throws -> Tensor {
+        func initialLatent(for shot: ShotPlan, zDim: Int) throws -> Tensor {
+            let latentFrames = (shot.generatedFrames - 1) / temporal + 1
             let shape = [zDim, latentFrames, height / spatial, width / spatial]
             if var given = initialLatents {
                 if given.rank == 5 && given.shape[0] == 1 { try given.reshape(Array(given.shape.dropFirst())) }
@@ -173,7 +198,7 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                 }
                 return given
             }
-            return GaussianNoise.tensor(shape: shape, seed: seed)
+            return GaussianNoise.tensor(shape: shape, seed: shot.seed)
         }
     }
 
@@ -193,23 +218,31 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         guard fps.isFinite, fps > 0, fps <= 240 else {
             throw KinemaError.invalidArgument("fps must be in (0, 240], got \(fps)")
         }
+        let seed = r.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var frames: Int
-        if let duration = r.durationSeconds {
-            guard r.frames == nil else {
-                throw KinemaError.invalidArgument("give either a frame count or a duration, not both")
-            }
-            guard duration.isFinite, duration > 0, duration <= 600 else {
-                throw KinemaError.invalidArgument("duration must be in (0, 600] seconds, got \(duration)")
-            }
-            frames = Pipeline.validFrameCount(near: duration * fps, temporal: temporal)
-            notes.append(String(format: "%.3g s at %.4g fps → %d frames (%.3g s; frame counts are %dk+1)",
-                                duration, fps, frames, Double(frames) / fps, temporal))
+        var shots: [ShotPlan]
+        if !r.shots.isEmpty {
+            shots = try Pipeline.planShots(r, fps: fps, temporal: temporal, seed: seed, notes: &notes)
+            frames = shots.reduce(0) { $0 + $1.frames }
         } else {
-            frames = r.frames ?? defaults.frames
-            guard frames >= 1, (frames - 1) % temporal == 0 else {
-                throw KinemaError.invalidArgument(
-                    "frame count must be \(temporal)k+1 (1, \(1 + temporal), \(1 + 2 * temporal), …), got \(frames)")
+            if let duration = r.durationSeconds {
+                guard r.frames == nil else {
+                    throw KinemaError.invalidArgument("give either a frame count or a duration, not both")
+                }
+                guard duration.isFinite, duration > 0, duration <= 600 else {
+                    throw KinemaError.invalidArgument("duration must be in (0, 600] seconds, got \(duration)")
+                }
+                frames = Pipeline.validFrameCount(near: duration * fps, temporal: temporal)
+                notes.append(String(format: "%.3g s at %.4g fps → %d frames (%.3g s; frame counts are %dk+1)",
+                                    duration, fps, frames, Double(frames) / fps, temporal))
+            } else {
+                frames = r.frames ?? defaults.frames
+                guard frames >= 1, (frames - 1) % temporal == 0 else {
+                    throw KinemaError.invalidArgument(
+                        "frame count must be \(temporal)k+1 (1, \(1 + temporal), \(1 + 2 * temporal), …), got \(frames)")
+                }
             }
+            shots = [ShotPlan(prompt: r.prompt, frames: frames, generatedFrames: frames, seed: seed)]
         }
         guard frames <= 1001 else { throw KinemaError.invalidArgument("frame count \(frames) exceeds 1001") }
         let steps = r.steps ?? defaults.steps
@@ -224,11 +257,54 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         guard shift.isFinite, shift > 0, shift <= 1000 else {
             throw KinemaError.invalidArgument("flow shift must be in (0, 1000], got \(shift)")
         }
-        let seed = r.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         return Plan(width: width, height: height, frames: frames, fps: fps, steps: steps, guidance: guidance,
                     flowShift: shift, sampler: r.sampler ?? defaults.sampler, seed: seed,
                     negativePrompt: r.negativePrompt ?? defaults.negativePrompt,
-                    initialLatents: r.initialLatents, notes: notes, temporal: temporal, spatial: spatial)
+                    initialLatents: r.initialLatents, shots: shots, notes: notes,
+                    temporal: temporal, spatial: spatial)
+    }
+
+    /// Most shots in one request.
+    public static let maximumShots = 64
+
+    /// Checks a multi-shot request and lays its shots out on the frame grid: shot k keeps
+    /// round(duration·fps) frames, generated as the nearest temporal·k+1 count at or above that.
+    static func planShots(_ r: GenerationRequest, fps: Double, temporal: Int, seed: UInt64,
+                          notes: inout [String]) throws -> [ShotPlan] {
+        guard r.prompt.isEmpty else {
+            throw KinemaError.invalidArgument("give the prompt in each shot, not also for the whole clip")
+        }
+        guard r.frames == nil, r.durationSeconds == nil else {
+            throw KinemaError.invalidArgument("a clip of shots is as long as its shots; give no frame count or duration")
+        }
+        guard r.initialLatents == nil else {
+            throw KinemaError.invalidArgument("initial latents describe one shot; they cannot be used with shots")
+        }
+        guard r.shots.count <= maximumShots else {
+            throw KinemaError.invalidArgument("\(r.shots.count) shots; at most \(maximumShots) are allowed")
+        }
+        var plans: [ShotPlan] = []
+        var cuts: [String] = []
+        var start = 0
+        for (k, shot) in r.shots.enumerated() {
+            let d = shot.durationSeconds
+            guard d.isFinite, d > 0, d <= 600 else {
+                throw KinemaError.invalidArgument("shot \(k + 1): duration must be in (0, 600] seconds, got \(d)")
+            }
+            let frames = Int((d * fps).rounded())
+            guard frames >= 1 else {
+                throw KinemaError.invalidArgument(
+                    String(format: "shot %d: %.3g s is shorter than one frame at %.4g fps", k + 1, d, fps))
+            }
+            let generated = (frames - 1 + temporal - 1) / temporal * temporal + 1
+            plans.append(ShotPlan(prompt: shot.prompt, frames: frames, generatedFrames: generated,
+                                  seed: seed &+ UInt64(k)))
+            if k > 0 { cuts.append(String(format: "%.4g s (frame %d)", Double(start) / fps, start)) }
+            start += frames
+        }
+        notes.append(plans.count == 1 ? "1 shot of \(start) frames"
+                     : "\(plans.count) shots, \(start) frames; cuts at " + cuts.joined(separator: ", "))
+        return plans
     }
 
     /// The frame count of the form temporal·k+1 (4k+1 for Wan2.1) nearest to `frames`, at least 1.
@@ -245,6 +321,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
 final class ProgressClock {
     let start = DispatchTime.now().uptimeNanoseconds
     let callback: ((GenerationProgress) -> Void)?
+    /// The shot being denoised and decoded, and how many there are: each shot takes an equal
+    /// share of the denoising and decoding part of the fraction.
+    var shot: (index: Int, count: Int) = (0, 1)
     /// Share of the total time each phase is expected to take (denoising dominates).
     static let weights: [GenerationPhase: (start: Double, span: Double)] = [
         .queued: (0, 0), .encodingText: (0, 0.03), .denoising: (0.03, 0.85),
@@ -259,7 +338,12 @@ final class ProgressClock {
         guard let callback else { return }
         let w = ProgressClock.weights[phase] ?? (0, 0)
         let within = total > 0 ? Double(min(step, total)) / Double(total) : 1
-        let fraction = min(1, w.start + w.span * within)
+        var fraction = min(1, w.start + w.span * within)
+        if (phase == .denoising || phase == .decoding) && shot.count > 1 {
+            // [0.03, 0.98] is denoising + decoding; shot k takes its k-th slice of it.
+            let lo = 0.03, span = 0.95
+            fraction = lo + span * (Double(shot.index) + (fraction - lo) / span) / Double(shot.count)
+        }
         let elapsed = now
         let eta: Double? = fraction > 0.05 && phase != .finished ? elapsed * (1 - fraction) / fraction
             : (phase == .finished ? 0 : nil)

@@ -63,6 +63,12 @@ enum StructLayout {
             field(\kinema_generate_params.log_callback, "log_callback"),
             field(\kinema_generate_params.log_user_data, "log_user_data"),
             field(\kinema_generate_params.log_level, "log_level"),
+            field(\kinema_generate_params.shots, "shots"),
+            field(\kinema_generate_params.shot_count, "shot_count"),
+        ]),
+        layout(kinema_shot.self, "kinema_shot", [
+            field(\kinema_shot.prompt, "prompt"),
+            field(\kinema_shot.duration_seconds, "duration_seconds"),
         ]),
         layout(kinema_progress.self, "kinema_progress", [
             field(\kinema_progress.struct_size, "struct_size"),

@@ -88,7 +88,10 @@ extension JobSettings {
         try checkStructSize(p.struct_size, kinema_generate_params.self,
                             name: name, initializer: "kinema_generate_default_params()")
 
-        var request = GenerationRequest(prompt: try decodeString(p.prompt, field: "\(name).prompt"))
+        let shots = try Self.shots(p, name: name)
+        var request = GenerationRequest(prompt: shots.isEmpty || p.prompt != nil
+                                        ? try decodeString(p.prompt, field: "\(name).prompt") : "")
+        request.shots = shots
         request.negativePrompt = try decodeOptionalString(p.negative_prompt, field: "\(name).negative_prompt")
 
         request.width = try positiveOrDefault(p.width, limit: Limits.pixels, field: "\(name).width")
@@ -141,6 +144,28 @@ extension JobSettings {
                   progressCallback: p.progress_callback,
                   progressUserData: p.progress_user_data,
                   log: LogSink(callback: p.log_callback, userData: p.log_user_data, minimumLevel: p.log_level))
+    }
+
+    private static func shots(_ p: kinema_generate_params, name: String) throws -> [Shot] {
+        let count = Int(p.shot_count)
+        guard (0...Int(KINEMA_MAX_SHOTS)).contains(count) else {
+            throw CallFailure.invalid("\(name).shot_count is \(count); expected 0 to \(KINEMA_MAX_SHOTS)")
+        }
+        guard count > 0 else {
+            guard p.shots == nil else { throw CallFailure.invalid("\(name).shots is set but shot_count is 0") }
+            return []
+        }
+        guard let base = p.shots else {
+            throw CallFailure.invalid("\(name).shots is NULL but shot_count is \(count)")
+        }
+        return try UnsafeBufferPointer(start: base, count: count).enumerated().map { k, shot in
+            let field = "\(name).shots[\(k)]"
+            let d = shot.duration_seconds
+            guard d.isFinite, d > 0, d <= Limits.duration else {
+                throw CallFailure.invalid("\(field).duration_seconds is \(d); expected a positive value up to \(Limits.duration)")
+            }
+            return Shot(prompt: try decodeString(shot.prompt, field: "\(field).prompt"), durationSeconds: d)
+        }
     }
 
     private static func outputFormat(_ value: Int32, path: String?, name: String) throws -> OutputFormat? {

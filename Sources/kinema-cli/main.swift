@@ -9,7 +9,7 @@ import Glibc
 
 let usage = """
 usage:
-  kinema generate [--model DIR] --prompt TEXT [--negative-prompt TEXT]
+  kinema generate [--model DIR] (--prompt TEXT | --shot SECONDS:TEXT ...) [--negative-prompt TEXT]
                   [--width W --height H] [--frames N | --duration SECONDS] [--fps F]
                   [--steps S] [--guidance G] [--shift X] [--sampler unipc|euler]
                   [--seed K] [--latents FILE.safetensors] [--threads N] [--crf Q]
@@ -18,16 +18,22 @@ usage:
   kinema --version
 
 Without --model, the default model is used ($KINEMA_MODEL, or Kinema-Tiny next to the program).
+--shot, given once per shot in order, makes a clip of several shots, each generated from its
+own prompt and cut to the next at exactly the frame where it ends; for example
+  kinema generate --shot "2:A close-up of a red face that smiles." \\
+                  --shot "1.5:A wide shot of a red figure jumping." --output two-shots.mp4
 """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
 
-/// Parses `--name value` pairs; every option takes exactly one value.
+/// Parses `--name value` pairs; every option takes exactly one value, and only the options in
+/// `repeatable` may be given more than once (their values, in order, are in `lists`).
 struct Options {
     var values: [String: String] = [:]
+    var lists: [String: [String]] = [:]
     var positional: [String] = []
 
-    init(_ args: [String], allowed: Set<String>) throws {
+    init(_ args: [String], allowed: Set<String>, repeatable: Set<String> = []) throws {
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -35,6 +41,11 @@ struct Options {
                 let name = String(a.dropFirst(2))
                 guard allowed.contains(name) else { throw UsageError(description: "unknown option \(a)") }
                 guard i + 1 < args.count else { throw UsageError(description: "option \(a) needs a value") }
+                if repeatable.contains(name) {
+                    lists[name, default: []].append(args[i + 1])
+                    i += 2
+                    continue
+                }
                 guard values[name] == nil else { throw UsageError(description: "option \(a) given twice") }
                 values[name] = args[i + 1]
                 i += 2
@@ -70,14 +81,23 @@ func modelURL(_ path: String?) throws -> URL {
 func generate(_ args: [String]) throws {
     let o = try Options(args, allowed: ["model", "prompt", "negative-prompt", "width", "height", "frames", "duration",
                                         "fps", "steps", "guidance", "shift", "sampler", "seed", "latents", "threads",
-                                        "crf", "output"])
+                                        "crf", "output", "shot"], repeatable: ["shot"])
     guard o.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(o.positional[0])'") }
-    guard let prompt = o.string("prompt") else { throw UsageError(description: "generate needs --prompt") }
+    let shots = try (o.lists["shot"] ?? []).map(parseShot)
+    let prompt = o.string("prompt")
+    guard (prompt == nil) != shots.isEmpty else {
+        throw UsageError(description: shots.isEmpty ? "generate needs --prompt (or --shot)"
+                                                    : "give either --prompt or --shot, not both")
+    }
     guard let output = o.string("output") else { throw UsageError(description: "generate needs --output") }
     if o.values["frames"] != nil && o.values["duration"] != nil {
         throw UsageError(description: "give either --frames or --duration, not both")
     }
-    var request = GenerationRequest(prompt: prompt)
+    if !shots.isEmpty && (o.values["frames"] != nil || o.values["duration"] != nil) {
+        throw UsageError(description: "a clip of shots is as long as its shots; drop --frames and --duration")
+    }
+    var request = GenerationRequest(prompt: prompt ?? "")
+    request.shots = shots
     request.negativePrompt = o.string("negative-prompt")
     request.width = try o.int("width")
     request.height = try o.int("height")
@@ -123,6 +143,16 @@ func generate(_ args: [String]) throws {
                  result.sampler.rawValue, result.seed))
     print(String(format: "time: text %.2f s, denoising %.2f s, decoding %.2f s, writing %.2f s, total %.2f s",
                  t.textEncoding, t.denoising, t.decoding, t.writing, t.total))
+}
+
+/// `SECONDS:TEXT` → a shot of that length with that prompt.
+func parseShot(_ value: String) throws -> Shot {
+    guard let colon = value.firstIndex(of: ":"),
+          let seconds = Double(value[..<colon].trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0 else {
+        throw UsageError(description: "--shot expects SECONDS:TEXT with SECONDS a positive number, got '\(value)'")
+    }
+    return Shot(prompt: String(value[value.index(after: colon)...]).trimmingCharacters(in: .whitespaces),
+                durationSeconds: seconds)
 }
 
 /// Ctrl-C cancels the running generation (which then removes its partial output); a

@@ -48,6 +48,18 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(video.shape, [3, 32, 32, 3])
     }
 
+    func testShotsMakeOneClip() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let out = dir.appendingPathComponent("shots.safetensors")
+        let r = try run(["generate", "--model", fixtureURL("tiny-pipeline").path,
+                         "--shot", "0.4:A cat walks.", "--shot", " 0.3 : A dog: it runs.",
+                         "--width", "32", "--height", "32", "--fps", "10", "--steps", "2", "--seed", "9",
+                         "--output", out.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("2 shots, 7 frames; cuts at 0.4 s (frame 4)"), r.err)
+        XCTAssertEqual(try SafeTensorsFile(url: out).tensor("video").shape, [7, 32, 32, 3])
+    }
+
     func testLatentsFileReplacesNoise() throws {
         let dir = try makeTemporaryDirectory(self)
         let fixture = try SafeTensorsFile(url: fixtureURL("pipeline/unipc-cfg1-f3.safetensors"))
@@ -76,6 +88,11 @@ final class CLITests: XCTestCase {
             (["generate", "--model", model, "--prompt", "x", "--output", out, "--frames", "5", "--duration", "2"], "either"),
             (["generate", "--model", model, "--prompt", "x", "--bogus", "1", "--output", out], "unknown option"),
             (["generate", "--model", dir.appendingPathComponent("none").path, "--prompt", "x", "--output", out], "none"),
+            (["generate", "--model", model, "--prompt", "x", "--shot", "1:y", "--output", out], "not both"),
+            (["generate", "--model", model, "--shot", "1:y", "--duration", "2", "--output", out], "as long as its shots"),
+            (["generate", "--model", model, "--shot", "y", "--output", out], "SECONDS:TEXT"),
+            (["generate", "--model", model, "--shot", "-1:y", "--output", out], "SECONDS:TEXT"),
+            (["generate", "--model", model, "--shot", "0.01:y", "--output", out], "shorter than one frame"),
             (["frobnicate"], "unknown command"),
         ]
         for (args, needle) in cases {

@@ -205,6 +205,88 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(left, ["plain-file"])
     }
 
+    /// A clip of shots is each shot's own generation (prompt, seed + k, its frame count rounded
+    /// up to 2k+1 for this model), cut to round(seconds × fps) frames and joined in order.
+    func testShotsAreSeparateGenerationsCutOnTheirFrames() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        var r = GenerationRequest(prompt: "")
+        r.shots = [Shot(prompt: "A cat walks on the grass.", durationSeconds: 0.4),
+                   Shot(prompt: "A dog runs along the beach.", durationSeconds: 0.3),
+                   Shot(prompt: "A cat walks on the grass.", durationSeconds: 0.1)]
+        r.width = 32; r.height = 32; r.fps = 10; r.steps = 2; r.guidance = 3; r.seed = 7
+        r.outputPath = dir.appendingPathComponent("shots.safetensors").path
+        var seen: [GenerationProgress] = []
+        let result = try p.generate(r, progress: { seen.append($0) })
+        XCTAssertEqual(result.frames, 8)
+        XCTAssertEqual(result.seed, 7)
+        XCTAssertTrue(result.notes.contains("3 shots, 8 frames; cuts at 0.4 s (frame 4), 0.7 s (frame 7)"), "\(result.notes)")
+        let video = try SafeTensorsFile(url: URL(fileURLWithPath: r.outputPath ?? "")).tensor("video")
+        XCTAssertEqual(video.shape, [8, 32, 32, 3])
+
+        // Each shot alone: 5, 3 and 1 frames from seeds 7, 8, 9; the clip keeps 4, 3 and 1.
+        let plane = 32 * 32 * 3
+        var start = 0
+        for (k, (prompt, frames, kept)) in [("A cat walks on the grass.", 5, 4), ("A dog runs along the beach.", 3, 3),
+                                            ("A cat walks on the grass.", 1, 1)].enumerated() {
+            var single = GenerationRequest(prompt: prompt)
+            single.width = 32; single.height = 32; single.fps = 10; single.frames = frames
+            single.steps = 2; single.guidance = 3; single.seed = 7 + UInt64(k); single.returnFrames = true
+            let alone = try XCTUnwrap(try p.generate(single).video)
+            let expected = try Tensor(shape: [kept, 32, 32, 3], data: Array(alone.data[0..<(kept * plane)]))
+            let got = try Tensor(shape: [kept, 32, 32, 3],
+                                 data: Array(video.data[(start * plane)..<((start + kept) * plane)]))
+            assertClose(got, expected, tolerance: 1e-6, "shot \(k + 1)")
+            start += kept
+        }
+
+        // Two distinct prompts and the negative one are encoded once each; the fraction only grows.
+        XCTAssertEqual(seen.filter { $0.phase == .encodingText }.map(\.step), [0, 1, 2, 3])
+        XCTAssertEqual(seen.filter { $0.phase == .denoising && $0.step == 2 }.count, 3)
+        let fractions = seen.map(\.fraction)
+        XCTAssertEqual(fractions, fractions.sorted())
+        XCTAssertEqual(fractions.last ?? 0, 1, accuracy: 1e-12)
+    }
+
+    func testBadShotsAreClearErrorsAndLeaveNothing() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        func expect(_ containing: String, _ edit: (inout GenerationRequest) -> Void, line: UInt = #line) {
+            var r = GenerationRequest(prompt: "")
+            r.shots = [Shot(prompt: "A cat.", durationSeconds: 0.3), Shot(prompt: "A dog.", durationSeconds: 0.2)]
+            r.width = 32; r.height = 32; r.fps = 10; r.steps = 1; r.seed = 1
+            r.outputPath = dir.appendingPathComponent("out.mp4").path
+            edit(&r)
+            XCTAssertThrowsError(try p.generate(r), line: line) { error in
+                let e = error as? KinemaError
+                XCTAssertEqual(e?.code, .invalidArgument, "\(error)", line: line)
+                XCTAssertTrue(e?.message.contains(containing) == true, "\(error)", line: line)
+            }
+        }
+        expect("each shot") { $0.prompt = "A bird." }
+        expect("no frame count or duration") { $0.frames = 3 }
+        expect("no frame count or duration") { $0.durationSeconds = 0.5 }
+        expect("initial latents") { $0.initialLatents = Tensor(zeros: [4, 2, 4, 4]) }
+        expect("shot 2: duration") { $0.shots[1].durationSeconds = 0 }
+        expect("shot 1: duration") { $0.shots[0].durationSeconds = .nan }
+        expect("shot 2: duration") { $0.shots[1].durationSeconds = -1 }
+        expect("shorter than one frame") { $0.shots[1].durationSeconds = 0.04 }
+        expect("at most 64") { $0.shots = Array(repeating: Shot(prompt: "x", durationSeconds: 0.1), count: 65) }
+        expect("exceeds 1001") { $0.shots = Array(repeating: Shot(prompt: "x", durationSeconds: 30), count: 4) }
+        // A cancel while the second shot denoises removes the partial file.
+        var r = GenerationRequest(prompt: "")
+        r.shots = [Shot(prompt: "A cat.", durationSeconds: 0.3), Shot(prompt: "A dog.", durationSeconds: 0.3)]
+        r.width = 32; r.height = 32; r.fps = 10; r.steps = 2; r.seed = 1
+        r.outputPath = dir.appendingPathComponent("cancelled.mp4").path
+        let token = CancellationToken()
+        var denoised = 0
+        XCTAssertThrowsError(try p.generate(r, cancel: token, progress: {
+            if $0.phase == .denoising && $0.step == 2 { denoised += 1 }
+            if denoised == 1 && $0.phase == .decoding && $0.step == 3 { token.cancel() }
+        })) { XCTAssertEqual(($0 as? KinemaError)?.code, .cancelled) }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
     func testBadModelDirectories() throws {
         let dir = try makeTemporaryDirectory(self)
         XCTAssertThrowsError(try Pipeline(modelDirectory: dir.appendingPathComponent("nope"))) {

@@ -193,6 +193,7 @@ static void bad_parameters(kinema_model *model) {
     kinema_result zeroed;
     kinema_job *job = (kinema_job *)&p;
     float latents[4] = {0.f, 1.f, NAN, 2.f};
+    kinema_shot shots[2] = {{"a cat on a wall", 0.5}, {"a dog on a beach", 0.25}};
     char path[4096];
     FILE *file;
 
@@ -285,6 +286,24 @@ static void bad_parameters(kinema_model *model) {
     remove(path);
     /* A directory that does not exist: the write fails and leaves nothing. */
     BAD_IN_JOB(p.output_path = "/nonexistent-dir/out.safetensors", KINEMA_ERROR_IO);
+    /* Shots: counts, pointers, each shot's prompt and length, and what cannot go with them. */
+    BAD((p.shots = shots, p.shot_count = -1), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.shots = shots, p.shot_count = KINEMA_MAX_SHOTS + 1), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.shots = NULL, p.shot_count = 2), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.shots = shots, p.shot_count = 0), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, shots[1].prompt = NULL),
+        KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, shots[1].prompt = "caf\xc3"),
+        KINEMA_ERROR_INVALID_ARGUMENT);
+    shots[1].prompt = "a dog on a beach";
+    BAD((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, shots[0].duration_seconds = NAN),
+        KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, shots[0].duration_seconds = -1),
+        KINEMA_ERROR_INVALID_ARGUMENT);
+    shots[0].duration_seconds = 0.5;
+    BAD_IN_JOB((p.shots = shots, p.shot_count = 2), KINEMA_ERROR_INVALID_ARGUMENT); /* a prompt and frames too */
+    BAD_IN_JOB((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, p.fps = 1),
+               KINEMA_ERROR_INVALID_ARGUMENT); /* 0.25 s is under one frame at 1 fps */
 #undef BAD
 #undef BAD_IN_JOB
 
@@ -311,6 +330,17 @@ static void bad_parameters(kinema_model *model) {
     EXPECT(result.output_path == NULL && result.video == NULL && result.struct_size == sizeof result);
     kinema_result_free(&result);
     remove(path);
+
+    /* Two shots at 16 fps: 8 + 4 frames, the cut noted. */
+    p = valid_params();
+    p.prompt = NULL;
+    p.frames = 0;
+    p.fps = 16;
+    p.shots = shots;
+    p.shot_count = 2;
+    EXPECT_STATUS(kinema_generate(model, &p, &result), KINEMA_OK);
+    EXPECT(result.frames == 12 && result.notes != NULL && strstr(result.notes, "cuts at 0.5 s (frame 8)") != NULL);
+    kinema_result_free(&result);
 }
 
 /* MARK: - Jobs in the wrong order */

@@ -54,6 +54,13 @@ static const struct field generate_params_fields[] = {
     FIELD(kinema_generate_params, log_callback),
     FIELD(kinema_generate_params, log_user_data),
     FIELD(kinema_generate_params, log_level),
+    FIELD(kinema_generate_params, shots),
+    FIELD(kinema_generate_params, shot_count),
+};
+
+static const struct field shot_fields[] = {
+    FIELD(kinema_shot, prompt),
+    FIELD(kinema_shot, duration_seconds),
 };
 
 static const struct field progress_fields[] = {
@@ -150,6 +157,7 @@ int main(void) {
     char expected[64];
     CHECK(kinema_model_params, model_params_fields);
     CHECK(kinema_generate_params, generate_params_fields);
+    CHECK(kinema_shot, shot_fields);
     CHECK(kinema_progress, progress_fields);
     CHECK(kinema_timings, timings_fields);
     CHECK(kinema_result, result_fields);
@@ -164,6 +172,6 @@ int main(void) {
         printf("FAIL kinema_version() is %s, the header says %s\n", kinema_version(), expected);
         failures++;
     }
-    if (failures == 0) printf("layout: 6 structs match the library\n");
+    if (failures == 0) printf("layout: 7 structs match the library\n");
     return failures == 0 ? 0 : 1;
 }

@@ -180,11 +180,20 @@ typedef struct kinema_model_params {
     int64_t vae_memory_budget_bytes;
 } kinema_model_params;
 
+/* Most shots in one generation (kinema_generate_params.shot_count). */
+#define KINEMA_MAX_SHOTS 64
+
+/* One shot of a multi-shot clip (kinema_generate_params.shots). */
+typedef struct kinema_shot {
+    const char *prompt;               /* required; UTF-8, copied by the call */
+    double duration_seconds;          /* > 0; rounded to whole frames at the clip's fps */
+} kinema_shot;
+
 /* Everything one generation takes. Start from kinema_generate_default_params(); zero (or the
    value stated) keeps the model's default. Strings are UTF-8 and copied by the call. */
 typedef struct kinema_generate_params {
     uint32_t struct_size;             /* sizeof(kinema_generate_params) */
-    const char *prompt;               /* required */
+    const char *prompt;               /* required, unless shots are given (then NULL or "") */
     const char *negative_prompt;      /* NULL: the model's default negative prompt */
     int32_t width;                    /* pixels, multiple of 16; 0: model default */
     int32_t height;                   /* pixels, multiple of 16; 0: model default */
@@ -219,6 +228,13 @@ typedef struct kinema_generate_params {
     kinema_log_callback log_callback;
     void *log_user_data;
     int32_t log_level;                /* least kinema_log_level passed on; default INFO */
+    /* A clip of several shots instead of one prompt: shot k is generated from its own prompt
+       (with the noise of seed + k) and the shots are joined in order with hard cuts, each cut
+       on the exact frame where the shots before it end. The clip is as long as its shots, so
+       frames, duration_seconds and the initial latents must be left unset. Read during the
+       call only. shot_count 0 means one shot from prompt. */
+    const kinema_shot *shots;
+    int32_t shot_count;               /* 0 to KINEMA_MAX_SHOTS */
 } kinema_generate_params;
 
 /* Where a job is. Set struct_size (kinema_progress_init) before asking for it. */

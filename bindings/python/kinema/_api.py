@@ -227,13 +227,14 @@ class _Request:
     def __init__(self, prompt, *, negative_prompt=None, width=None, height=None, frames=None,
                  duration=None, fps=None, steps=None, guidance=None, flow_shift=None, sampler=None,
                  seed=None, initial_latents=None, output=None, output_format=None, crf=None,
-                 return_frames=False, threads=None, log_level=LogLevel.INFO):
+                 return_frames=False, threads=None, log_level=LogLevel.INFO, shots=None):
         lib = library()
         p = lib.kinema_generate_default_params()
         self.keep = []
         p.prompt = self._keep(_text(prompt, "prompt"))
-        if p.prompt is None:
-            raise _invalid("prompt is required")
+        self._shots(p, shots)
+        if p.prompt is None and not p.shot_count:
+            raise _invalid("prompt is required (or shots)")
         p.negative_prompt = self._keep(_text(negative_prompt, "negative_prompt"))
         p.width = _int32(width, "width")
         p.height = _int32(height, "height")
@@ -265,6 +266,31 @@ class _Request:
         if value is not None:
             self.keep.append(value)
         return value
+
+    def _shots(self, p, shots):
+        if shots is None:
+            return
+        if isinstance(shots, (str, bytes)):
+            raise TypeError("shots must be a sequence of (prompt, seconds) pairs, not a string")
+        shots = list(shots)
+        if not shots:
+            raise _invalid("shots is empty; pass None for a single prompt")
+        if len(shots) > _native.MAX_SHOTS:
+            raise _invalid(f"{len(shots)} shots; at most {_native.MAX_SHOTS} are allowed")
+        array_type = _native.Shot * len(shots)
+        c_shots = array_type()
+        for k, shot in enumerate(shots):
+            try:
+                text, seconds = shot
+            except (TypeError, ValueError):
+                raise TypeError(f"shots[{k}] must be a (prompt, seconds) pair") from None
+            c_shots[k].prompt = self._keep(_text(text, f"shots[{k}].prompt"))
+            if c_shots[k].prompt is None:
+                raise _invalid(f"shots[{k}] has no prompt")
+            c_shots[k].duration_seconds = _number(seconds, f"shots[{k}].seconds")
+        self.keep.append(c_shots)
+        p.shots = ctypes.cast(c_shots, ctypes.POINTER(_native.Shot))
+        p.shot_count = len(shots)
 
     def _latents(self, p, latents):
         if latents is None:
@@ -469,16 +495,19 @@ class Model:
                          flow_shift=c.flow_shift, sampler=Sampler(c.sampler),
                          negative_prompt=c.negative_prompt.decode("utf-8", "replace"))
 
-    def start(self, prompt, *, on_progress=None, on_log=None, **options):
+    def start(self, prompt=None, *, on_progress=None, on_log=None, **options):
         """Starts a generation on a background thread and returns its Job. Options as for
         generate(). Invalid options raise KinemaError here; errors found while generating
         surface from job.wait() / job.result."""
         return Job(self, _Request(prompt, **options), on_progress, on_log)
 
-    def generate(self, prompt, *, on_progress=None, on_log=None, **options):
+    def generate(self, prompt=None, *, on_progress=None, on_log=None, **options):
         """Generates one video and returns its Result.
 
-        Options: negative_prompt, width, height, frames (4k+1) or duration (seconds), fps,
+        Give a prompt, or shots: a sequence of (prompt, seconds) pairs for a clip of several
+        shots, each generated from its own prompt and cut to the next on the exact frame where
+        it ends (shot k uses seed + k; the clip is as long as its shots, so no frames or
+        duration). Options: negative_prompt, width, height, frames (4k+1) or duration (seconds), fps,
         steps, guidance, flow_shift, sampler ("unipc" or "euler"), seed, initial_latents (numpy
         array, (values, shape) pair, or .safetensors path), output (.mp4, .safetensors, or a
         directory/ for PNG frames), output_format, crf, return_frames, threads, log_level.

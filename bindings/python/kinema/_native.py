@@ -92,6 +92,16 @@ class ModelParams(ctypes.Structure):
     ]
 
 
+class Shot(ctypes.Structure):
+    _fields_ = [
+        ("prompt", ctypes.c_char_p),
+        ("duration_seconds", ctypes.c_double),
+    ]
+
+
+MAX_SHOTS = 64
+
+
 class GenerateParams(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32),
@@ -121,6 +131,8 @@ class GenerateParams(ctypes.Structure):
         ("log_callback", LogCallback),
         ("log_user_data", ctypes.c_void_p),
         ("log_level", ctypes.c_int32),
+        ("shots", ctypes.POINTER(Shot)),
+        ("shot_count", ctypes.c_int32),
     ]
 
 
@@ -175,6 +187,7 @@ class ModelInfo(ctypes.Structure):
 STRUCTS = {
     "kinema_model_params": ModelParams,
     "kinema_generate_params": GenerateParams,
+    "kinema_shot": Shot,
     "kinema_progress": Progress,
     "kinema_timings": Timings,
     "kinema_result": Result,

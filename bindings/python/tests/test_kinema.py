@@ -166,6 +166,40 @@ def test_every_request_field_reaches_the_model(model, tmp_path):
     assert bytes(memoryview(unconditioned.video).cast("B")) != bytes(memoryview(negative.video).cast("B"))
 
 
+def test_shots_make_one_clip_cut_on_their_frames(model, tmp_path):
+    out = tmp_path / "shots.safetensors"
+    shots = [("a cat on a wall", 0.5), ("a dog on a beach", 0.25)]
+    result = model.generate(shots=shots, fps=16, seed=4, width=32, height=32, steps=2, output=str(out),
+                            return_frames=True)
+    assert result.frames == 12 and result.seed == 4
+    assert any("cuts at 0.5 s (frame 8)" in note for note in result.notes)
+    assert read_safetensors(out)[0]["video"]["shape"] == [12, 32, 32, 3]
+    # The second shot is the prompt's own generation from seed + 1, cut to its 4 frames.
+    alone = model.generate("a dog on a beach", frames=5, fps=16, seed=5, width=32, height=32, steps=2,
+                           return_frames=True)
+    plane = 32 * 32 * 3
+    tail = list(memoryview(result.video).cast("B").cast("f"))[8 * plane:]
+    head = list(memoryview(alone.video).cast("B").cast("f"))[:4 * plane]
+    assert max(abs(a - b) for a, b in zip(tail, head)) <= 1e-6
+
+
+@pytest.mark.parametrize("shots, options, words", [
+    ([("a", 0.5)], dict(prompt="and a prompt"), "each shot"),
+    ([("a", 0.5)], dict(duration=1.0), "no frame count"),
+    ([], {}, "shots is empty"),
+    ([("a", 0.0)], {}, "duration_seconds"),
+    ([("a", float("nan"))], {}, "duration_seconds"),
+    ([(None, 1.0)], {}, "no prompt"),
+    ([(b"caf\xc3", 1.0)], {}, "shots[0].prompt is not valid UTF-8"),
+    ([("a", 0.01)], {}, "shorter than one frame"),
+    ([("a", 0.1)] * 65, {}, "at most 64"),
+])
+def test_bad_shots_raise_kinema_errors(model, shots, options, words):
+    with pytest.raises(KinemaError) as raised:
+        model.generate(shots=shots, **dict(dict(width=32, height=32, steps=1), **options))
+    assert raised.value.status == Status.INVALID_ARGUMENT and words in raised.value.message
+
+
 def test_seed_makes_output_reproducible(model, tmp_path):
     first = model.generate("same", output=str(tmp_path / "a.safetensors"), **QUICK)
     again = model.generate("same", seed=first.seed, output=str(tmp_path / "b.safetensors"), **QUICK)
@@ -455,6 +489,10 @@ def test_wrong_types_raise_type_errors(model):
         model.generate("p", steps=2.5)
     with pytest.raises(TypeError):
         model.generate(12)
+    with pytest.raises(TypeError):
+        model.generate(shots="a cat, 2 s")
+    with pytest.raises(TypeError):
+        model.generate(shots=[("a cat",)])
 
 
 def test_loading_errors(tmp_path, monkeypatch):
