@@ -15,8 +15,8 @@ Metrics per clip:
   horizontal displacement, jump by a vertical bounce of the character's top edge, otherwise
   still) is the intended one; `moving` counts the left/right/jump shots only;
 - framing: fraction of shots whose majority predicted framing is the intended one;
-- cuts: detected hard cuts (colour-histogram jumps between consecutive frames) matched to the
-  intended ones; a cut within +-0.5 s is correct, a missed or spurious cut is wrong, a clip
+- cuts: detected hard cuts (jumps of soft-binned colour histograms between consecutive
+  frames) matched to the intended ones; a cut within +-0.5 s is correct, a missed or spurious cut is wrong, a clip
   with no cut intended and none found counts as one correct item. The error of matched cuts
   is reported in seconds.
 """
@@ -43,7 +43,7 @@ from world import ACTIONS, COLOUR_NAMES, EMOTIONS, FRAMINGS  # noqa: E402
 BIN_SECONDS = 0.5
 CUT_TOLERANCE = 0.5
 EDGE_TRIM = 0.25          # seconds ignored at both ends of a shot when judging motion/framing
-CUT_HIST_THRESHOLD = 0.16 # total-variation distance of 4x4x4 colour histograms
+CUT_HIST_THRESHOLD = 0.16 # total-variation distance of 4x4x4 soft colour histograms
 MOVE_THRESHOLD = 0.06     # horizontal displacement over a shot, fraction of frame width
 BOUNCE_THRESHOLD = 0.06   # rise of the character's top edge, fraction of frame height
 
@@ -83,10 +83,26 @@ def _segment_at(segments: list[dict], t: float) -> dict | None:
 
 
 def colour_histograms(x: torch.Tensor, bins: int = 4) -> torch.Tensor:
-    """x: [F, 3, H, W] in [0, 1] → normalised joint RGB histograms [F, bins^3]."""
-    q = (x * bins).long().clamp(0, bins - 1)
-    idx = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
-    h = torch.stack([torch.bincount(i.flatten(), minlength=bins ** 3) for i in idx]).float()
+    """x: [F, 3, H, W] in [0, 1] → normalised joint RGB histograms [F, bins^3] with soft bins.
+
+    Each pixel's weight is shared between the two nearest bin centres of every channel
+    (trilinear), so the histogram moves in proportion to a colour change. With hard bins a
+    background whose channel sits on a bin edge (sand's blue is 190/255, the edge 191.25/255)
+    flips half the frame between bins when the whole picture drifts by 0.1 % -- a jump as large
+    as a cut's."""
+    F = x.shape[0]
+    p = (x * bins - 0.5).clamp(0, bins - 1)
+    lo = p.floor().long().clamp(0, bins - 1)
+    hi = (lo + 1).clamp(max=bins - 1)
+    w_hi = p - lo.float()
+    index, weight = (lo, hi), (1 - w_hi, w_hi)
+    h = torch.zeros(F, bins ** 3)
+    for a in (0, 1):
+        for b in (0, 1):
+            for c in (0, 1):
+                idx = (index[a][:, 0] * bins + index[b][:, 1]) * bins + index[c][:, 2]
+                w = weight[a][:, 0] * weight[b][:, 1] * weight[c][:, 2]
+                h.scatter_add_(1, idx.reshape(F, -1), w.reshape(F, -1).float())
     return h / h.sum(1, keepdim=True)
 
 
