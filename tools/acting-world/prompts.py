@@ -298,6 +298,28 @@ def spec_to_prompt(spec: ClipSpec, rng: np.random.Generator) -> str:
     return " ".join(p + "." for p in parts)
 
 
+def shot_spec(spec: ClipSpec, k: int) -> ClipSpec:
+    """Shot k of `spec` as a clip of its own: its times counted from the shot's start, its
+    colour stated as the clip's."""
+    spec.validate()
+    s = spec.shots[k]
+    d = s.end - s.start
+    alone = Shot(start=0.0, end=d, framing=s.framing, action=s.action, background=s.background,
+                 emotions=[EmotionEvent(round(e.time - s.start, 9), e.emotion) for e in s.emotions],
+                 x_start=s.x_start, x_end=s.x_end)
+    out = ClipSpec(colour=spec.shot_colour(s), duration=d, shots=[alone])
+    out.validate()
+    return out
+
+
+def shot_prompts(spec: ClipSpec, rng: np.random.Generator) -> list[tuple[str, float]]:
+    """(prompt, seconds) for each shot of `spec`, each prompt describing its shot as a clip of
+    its own: what a user of the engine's shots (`kinema generate --shot SECONDS:TEXT ...`)
+    writes for this clip."""
+    return [(spec_to_prompt(shot_spec(spec, k), rng), spec.shots[k].end - spec.shots[k].start)
+            for k in range(len(spec.shots))]
+
+
 # MARK: - Judge timeline
 
 

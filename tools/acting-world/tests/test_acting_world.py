@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "judge"))
 
 from generate import (HELDOUT_PATH, TRAIN_NAMESPACE, load_jsonl, sample_clip)  # noqa: E402
-from prompts import COLOUR_WORDS, sample_spec, spec_to_prompt, spec_to_timeline  # noqa: E402
+from prompts import (COLOUR_WORDS, sample_spec, shot_prompts, shot_spec, spec_to_prompt,  # noqa: E402
+                     spec_to_timeline)
 from world import (ACTIONS, COLOUR_NAMES, EMOTIONS, FRAMINGS, ClipSpec, EmotionEvent, Shot,  # noqa: E402
                    face_masks, render_clip)
 
@@ -159,6 +160,29 @@ class PromptTests(unittest.TestCase):
             self.assertTrue(set(words) <= known, set(words) - known)
             self.assertEqual(prompt.replace(words[-1], "WORD"), prompts[0].replace(prompts[0].rstrip(".").split()[-1], "WORD"))
 
+    def test_shot_prompts_describe_each_shot_alone(self):
+        """Each shot as a clip of its own renders the very frames of that shot in the whole clip,
+        and its prompt states its colour and its events' times counted from the shot's start."""
+        spec = two_shot_spec()
+        spec.shots[1].colour = "red"
+        spec.shots[1].emotions.append(EmotionEvent(3.5, "surprised"))
+        shots = shot_prompts(spec, np.random.default_rng(3))
+        self.assertEqual([t for _, t in shots], [2.0, 2.0])
+        whole, _ = render_clip(spec, size=32, fps=8)
+        for k, (prompt, _) in enumerate(shots):
+            alone = shot_spec(spec, k)
+            self.assertEqual(alone.colour, spec.shot_colour(spec.shots[k]))
+            self.assertEqual(spec_to_prompt(alone, np.random.default_rng(5)).count("cut"), 0)
+            words = set(re.findall(r"[a-z]+", prompt.lower()))
+            self.assertTrue(words & set(COLOUR_WORDS[alone.colour]), prompt)
+            numbers = {float(n) for n in re.findall(r"\d+(?:\.\d+)?", prompt)}
+            self.assertEqual(numbers, {1.0} if k == 0 else {1.5}, prompt)
+            frames, _ = render_clip(alone, size=32, fps=8)
+            np.testing.assert_array_equal(frames[:16], whole[16 * k:16 * (k + 1)], err_msg=f"shot {k}")
+        one = ClipSpec(colour="blue", duration=2.5, shots=[spec.shots[0]])
+        one.shots[0].end = 2.5
+        self.assertEqual(len(shot_prompts(one, np.random.default_rng(0))), 1)
+
     def test_spec_grid_rules(self):
         rng = np.random.default_rng(12)
         for _ in range(300):
@@ -228,6 +252,33 @@ class JudgeTests(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "F, H, W, 3"):
                 load_video(tmp / "c.safetensors")
 
+    def test_cuts_survive_colour_drift_on_a_bin_edge(self):
+        """A whole-frame drift of 0.6 % (every other frame) on the sand background, whose blue sits
+        on a histogram bin edge, is no cut; the cut of a two-shot clip drifting the same way is
+        still found, on its frame."""
+        import torch
+        from score import colour_histograms, detect_cuts
+
+        still = ClipSpec(colour="red", duration=2.0, shots=[
+            Shot(start=0.0, end=2.0, framing="wide", action="still", background="sand",
+                 emotions=[EmotionEvent(0.0, "neutral")])])
+        drift = torch.tensor([0.006 * (i % 2) for i in range(64)]).view(64, 1, 1, 1)
+        for spec, cuts in ((still, []), (two_shot_spec(), [2.0])):
+            spec.shots[0].background = "sand"
+            frames, _ = render_clip(spec, size=64, fps=8)
+            x = (torch.from_numpy(frames).float().permute(0, 3, 1, 2) / 255 + drift[:len(frames)]).clamp(0, 1)
+            found, tv = detect_cuts(x, 8.0)
+            self.assertEqual(found, cuts)
+            if not cuts:
+                self.assertLess(float(tv.max()), 0.05)
+                # the same drift moves hard 4-bin histograms by about half the frame
+                q = (x * 4).long().clamp(0, 3)
+                hard = ((q[:, 0] * 4 + q[:, 1]) * 4 + q[:, 2]).flatten(1)
+                flipped = (hard[1:] != hard[:-1]).float().mean(1)
+                self.assertGreater(float(flipped.max()), 0.4)
+        h = colour_histograms(torch.rand(3, 3, 8, 8))
+        self.assertTrue(torch.allclose(h.sum(1), torch.ones(3)))
+
     def test_scores_a_rendered_clip_and_catches_mismatches(self):
         from score import score_clip
 
@@ -261,6 +312,31 @@ class JudgeTests(unittest.TestCase):
         self.assertEqual(r["accuracy"]["cuts"], 0.0)
 
 
+class EvalCommandTests(unittest.TestCase):
+    def test_shots_mode_gives_one_shot_option_per_shot(self):
+        import argparse
+        import eval_tiny
+        rows = load_jsonl(HELDOUT_PATH)
+        multi = next(i for i, r in enumerate(rows) if len(r["spec"]["shots"]) == 3)
+        single = next(i for i, r in enumerate(rows) if len(r["spec"]["shots"]) == 1)
+        args = argparse.Namespace(kinema=Path("kinema"), model=Path("m"), seed=100, shots=True)
+        cmd = eval_tiny.kinema_command(args, rows[multi], multi, Path("o.safetensors"))
+        shots = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--shot"]
+        self.assertEqual(len(shots), 3)
+        self.assertNotIn("--prompt", cmd)
+        self.assertNotIn("--duration", cmd)
+        seconds = [float(s.split(":", 1)[0]) for s in shots]
+        self.assertEqual(seconds, [s["end"] - s["start"] for s in rows[multi]["spec"]["shots"]])
+        self.assertEqual(cmd[cmd.index("--seed") + 1], str(100 + multi))
+        self.assertEqual(cmd, eval_tiny.kinema_command(args, rows[multi], multi, Path("o.safetensors")))
+        cmd = eval_tiny.kinema_command(args, rows[single], single, Path("o.safetensors"))
+        self.assertEqual([a for a in cmd if a == "--shot"], ["--shot"])
+        self.assertEqual(cmd[cmd.index("--shot") + 1], f"{rows[single]['spec']['duration']:g}:{rows[single]['prompt']}")
+        args.shots = False
+        cmd = eval_tiny.kinema_command(args, rows[multi], multi, Path("o.safetensors"))
+        self.assertEqual(cmd[cmd.index("--prompt") + 1], rows[multi]["prompt"])
+
+
 class ModelCardTests(unittest.TestCase):
     def test_evaluation_sections_are_replaced_in_place(self):
         import eval_tiny
@@ -270,7 +346,12 @@ class ModelCardTests(unittest.TestCase):
             eval_tiny.write_card_section(card, 3, 0, "TABLE-1", "JUDGE-1")
             eval_tiny.write_card_section(card, 3, 0, "CEIL-1", "JUDGE-C1", ceiling=True)
             eval_tiny.write_card_section(card, 4, 0, "TABLE-2", "JUDGE-2")
+            eval_tiny.write_card_section(card, 4, 0, "SHOTS-1", "JUDGE-S1", shots=True)
+            eval_tiny.write_card_section(card, 4, 0, "SHOTS-2", "JUDGE-S2", shots=True)
             text = card.read_text()
+            self.assertNotIn("SHOTS-1", text)
+            self.assertIn("SHOTS-2", text)
+            self.assertEqual(text.count(eval_tiny.SHOTS_HEADING), 1)
             self.assertNotIn("TABLE-1", text)
             self.assertIn("TABLE-2", text)
             self.assertIn("CEIL-1", text)
