@@ -3,13 +3,14 @@
 puts each generated clip under the acting world's rendering of what its prompt asks for.
 
     python tools/acting-world/sample_sheet.py --out docs/kinema-tiny \
-        [--model models/kinema-tiny] [--clips heldout_008,heldout_030] [--seed 0]
+        [--model models/kinema-tiny] [--clips heldout_008,heldout_030] [--seed 0] [--shots]
 
 For every held-out id it runs `kinema generate` twice with the same seed (an MP4 for people and
 a .safetensors of the same frames for the sheet; the engine is deterministic), then writes
 `<out>/<id>.mp4` and `<out>/samples.png`: per clip the prompt, a row "intended" (the
 generator's frames of the spec, with per-frame labels) and a row "generated", one frame every
-half second.
+half second. With `--shots` each clip is also generated shot by shot, with the per-shot prompts
+of `eval_tiny.py --shots`, into `<out>/<id>-shots.mp4` and a third row "shot by shot".
 """
 
 from __future__ import annotations
@@ -36,9 +37,14 @@ from world import ACTIONS, EMOTIONS, FRAMINGS, ClipSpec, render_clip  # noqa: E4
 DEFAULT_CLIPS = "heldout_000,heldout_008,heldout_022,heldout_030,heldout_046,heldout_063"
 
 
-def run_kinema(args, row: dict, seed: int, output: Path) -> None:
-    cmd = [str(args.kinema), "generate", "--model", str(args.model), "--prompt", row["prompt"],
-           "--duration", f"{float(row['spec']['duration']):g}", "--seed", str(seed), "--output", str(output)]
+def run_kinema(args, row: dict, seed: int, output: Path, shots: list[tuple[str, float]] | None = None) -> None:
+    cmd = [str(args.kinema), "generate", "--model", str(args.model)]
+    if shots:
+        for prompt, seconds in shots:
+            cmd += ["--shot", f"{seconds:g}:{prompt}"]
+    else:
+        cmd += ["--prompt", row["prompt"], "--duration", f"{float(row['spec']['duration']):g}"]
+    cmd += ["--seed", str(seed), "--output", str(output)]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         raise SystemExit(f"kinema failed on {row['id']} (exit {done.returncode}):\n{done.stdout}")
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of every clip (eval_tiny uses seed + row index)")
     ap.add_argument("--same-seeds-as-eval", action="store_true",
                     help="use eval_tiny.py's seed for each row (its index in heldout.jsonl + --seed)")
+    ap.add_argument("--shots", action="store_true", help="add each clip generated shot by shot (eval_tiny.py --shots)")
     ap.add_argument("--scale", type=int, default=2)
     args = ap.parse_args(argv)
 
@@ -88,19 +95,29 @@ def main(argv: list[str] | None = None) -> int:
             run_kinema(args, row, seed, raw)
             generated, fps = load_video(raw)
             fps = fps or 8.0
+            rows_out = [("generated", generated)]
+            if args.shots:
+                from eval_tiny import row_shots
+                shots = row_shots(row, index[clip_id])
+                run_kinema(args, row, seed, args.out / f"{clip_id}-shots.mp4", shots)
+                raw = Path(tmp) / f"{clip_id}-shots.safetensors"
+                run_kinema(args, row, seed, raw, shots)
+                rows_out.append(("shot by shot", load_video(raw)[0]))
             spec = ClipSpec.from_dict(row["spec"])
             intended, labels = render_clip(spec, size=64, fps=fps)
             step = max(1, int(round(fps / 2)))
-            picks = list(range(0, min(len(intended), len(generated)), step))
+            picks = list(range(0, min([len(intended)] + [len(v) for _, v in rows_out]), step))
             lines = wrap(f"{clip_id} (seed {seed}): {row['prompt']}", 20 * len(picks) // 1 + 40)
-            height = len(lines) * prompt_line + 4 + 2 * (tile + label_h)
+            height = len(lines) * prompt_line + 4 + (1 + len(rows_out)) * (tile + label_h)
             block = Image.new("RGB", (72 + len(picks) * tile, height), BG)
             d = ImageDraw.Draw(block)
             for n, line in enumerate(lines):
                 d.text((4, 2 + n * prompt_line), line, fill=INK, font=font)
             top = len(lines) * prompt_line + 4
             d.text((4, top + tile // 2), "intended", fill=INK, font=font)
-            d.text((4, top + tile + label_h + tile // 2), "generated", fill=INK, font=font)
+            for r, (name, _) in enumerate(rows_out, 1):
+                for n, word in enumerate(name.split(" ", 1) if " " in name else [name]):
+                    d.text((4, top + r * (tile + label_h) + tile // 2 + n * 12), word, fill=INK, font=font)
             for c, i in enumerate(picks):
                 x = 72 + c * tile
                 block.paste(Image.fromarray(intended[i]).resize((tile, tile), Image.NEAREST), (x, top))
@@ -108,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                 text = (f"{cut}{labels['time'][i]:.1f}s {EMOTIONS[labels['emotion'][i]][:4]} "
                         f"{ACTIONS[labels['action'][i]][:4]} {FRAMINGS[labels['framing'][i]][:2]}")
                 d.text((x + 2, top + tile), text, fill=(200, 30, 30) if cut else INK, font=small)
-                g = (np.clip(generated[i], 0, 1) * 255).round().astype(np.uint8)
-                block.paste(Image.fromarray(g).resize((tile, tile), Image.NEAREST), (x, top + tile + label_h))
+                for r, (_, video) in enumerate(rows_out, 1):
+                    g = (np.clip(video[i], 0, 1) * 255).round().astype(np.uint8)
+                    block.paste(Image.fromarray(g).resize((tile, tile), Image.NEAREST), (x, top + r * (tile + label_h)))
             blocks.append(block)
             print(f"{clip_id}: {len(generated)} frames -> {args.out / (clip_id + '.mp4')}", flush=True)
 
