@@ -3,6 +3,7 @@
  *
  *     cc generate.c $(pkg-config --cflags --libs kinema) -o generate
  *     ./generate -m /models/Wan2.1-T2V-1.3B-Diffusers -o fox.mp4 "a red fox running through snow"
+ *     ./generate -o two.mp4 -c "2:A close-up of a red face that smiles." -c "1.5:A wide shot of a red figure jumping."
  *
  * Shows a progress line while the job runs; Ctrl-C cancels the job cleanly (no partial
  * output file) and exits with status 130. Exit status 0 on success, 1 on any other error,
@@ -21,6 +22,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: generate [options] PROMPT\n"
+            "       generate [options] -c SECONDS:PROMPT [-c SECONDS:PROMPT ...]\n"
             "  -m DIR     model directory (default: $KINEMA_MODEL, else the Kinema-Tiny installed with the library)\n"
             "  -o PATH    output: .mp4, .safetensors, or a directory/ for PNG frames\n"
             "  -n TEXT    negative prompt\n"
@@ -28,7 +30,9 @@ static void usage(FILE *out) {
             "  -f COUNT   frames (4k+1)  -d SECONDS clip length instead of -f\n"
             "  -r FPS     frame rate     -s STEPS   denoising steps\n"
             "  -g SCALE   guidance       -S SEED    seed (default: random)\n"
-            "  -t COUNT   threads        -q         no progress line\n");
+            "  -t COUNT   threads        -q         no progress line\n"
+            "  -c SECONDS:PROMPT  one shot of a clip of shots, in order, each from its own prompt,\n"
+            "             cut on the frame where the shots before it end (instead of PROMPT)\n");
 }
 
 /* A SIGINT only sets this flag: kinema_job_cancel takes locks, so it is not
@@ -73,7 +77,22 @@ static int parse_double(const char *text, const char *option, double *out) {
     return 1;
 }
 
+/* "SECONDS:PROMPT" → a shot pointing into the argument string. */
+static int parse_shot(const char *text, kinema_shot *out) {
+    char *end = NULL;
+    errno = 0;
+    out->duration_seconds = strtod(text, &end);
+    if (errno != 0 || end == text || *end != ':') {
+        fprintf(stderr, "generate: -c expects SECONDS:PROMPT, got \"%s\"\n", text);
+        return 0;
+    }
+    out->prompt = end + 1;
+    return 1;
+}
+
 int main(int argc, char **argv) {
+    static kinema_shot shots[KINEMA_MAX_SHOTS];
+    int32_t shot_count = 0;
     const char *model_path = NULL;
     const char *prompt = NULL;
     int quiet = 0;
@@ -134,6 +153,13 @@ int main(int argc, char **argv) {
             break;
         }
         case 't': ok = parse_int(value, arg, &params.n_threads); break;
+        case 'c':
+            if (shot_count == KINEMA_MAX_SHOTS) {
+                fprintf(stderr, "generate: at most %d shots\n", KINEMA_MAX_SHOTS);
+                return 2;
+            }
+            ok = parse_shot(value, &shots[shot_count++]);
+            break;
         default:
             usage(stderr);
             return 2;
@@ -141,11 +167,13 @@ int main(int argc, char **argv) {
         if (!ok) return 2;
         i++;
     }
-    if (prompt == NULL) {
+    if ((prompt == NULL) == (shot_count == 0)) {
         usage(stderr);
         return 2;
     }
     params.prompt = prompt;
+    params.shots = shot_count > 0 ? shots : NULL;
+    params.shot_count = shot_count;
     params.log_callback = on_log;
     model_params.log_callback = on_log;
 
