@@ -175,13 +175,25 @@ typedef struct kinema_model_params {
     int64_t vae_memory_budget_bytes;
 } kinema_model_params;
 
-/* Most shots in one generation (kinema_generate_params.shot_count). */
+/* Most shots in one generation (kinema_generate_params.shot_count), and most beats in one shot. */
 #define KINEMA_MAX_SHOTS 64
+#define KINEMA_MAX_BEATS 64
+
+/* A change of prompt within a shot, without a cut: from at_seconds on, the frames follow
+   prompt. The shot stays one generation; only the text each latent frame attends to changes,
+   on the first latent frame most of whose frames come at or after the beat (every 4 frames for
+   Wan2.1, so beats must be at least that far apart and from the shot's start). */
+typedef struct kinema_beat {
+    double at_seconds;                /* > the previous beat (or 0), < the shot's length */
+    const char *prompt;               /* required; UTF-8, copied by the call */
+} kinema_beat;
 
 /* One shot of a multi-shot clip (kinema_generate_params.shots). */
 typedef struct kinema_shot {
     const char *prompt;               /* required; UTF-8, copied by the call */
     double duration_seconds;          /* > 0; rounded to whole frames at the clip's fps */
+    const kinema_beat *beats;         /* times from the shot's start, increasing; may be NULL */
+    int32_t beat_count;               /* 0 to KINEMA_MAX_BEATS */
 } kinema_shot;
 
 /* Everything one generation takes. Start from kinema_generate_default_params(); zero (or the
@@ -230,6 +242,9 @@ typedef struct kinema_generate_params {
        call only. shot_count 0 means one shot from prompt. */
     const kinema_shot *shots;
     int32_t shot_count;               /* 0 to KINEMA_MAX_SHOTS */
+    /* Beats of a single-prompt clip (times from its start); with shots, each shot has its own. */
+    const kinema_beat *beats;
+    int32_t beat_count;               /* 0 to KINEMA_MAX_BEATS */
 } kinema_generate_params;
 
 /* Where a job is. Set struct_size (kinema_progress_init) before asking for it. */

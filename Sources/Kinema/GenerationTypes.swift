@@ -37,10 +37,28 @@ public struct Shot: Sendable, Equatable {
     public var prompt: String
     /// Length in the clip; rounded to whole frames at the request's fps (at least one frame).
     public var durationSeconds: Double
+    /// Later prompts within the shot, without a cut, at times counted from the shot's start.
+    public var beats: [Beat]
 
-    public init(prompt: String, durationSeconds: Double) {
+    public init(prompt: String, durationSeconds: Double, beats: [Beat] = []) {
         self.prompt = prompt
         self.durationSeconds = durationSeconds
+        self.beats = beats
+    }
+}
+
+/// A change of prompt within a shot, without a cut: from `atSeconds` on, the frames follow
+/// `prompt` ("…looks sad" after "…smiles"). The whole shot is still one generation: every frame
+/// attends to every other, and only the text each frame attends to changes, on the first latent
+/// frame most of whose frames come at or after the beat (every 4 frames for Wan2.1, so beats
+/// must be at least that far apart and from the shot's start).
+public struct Beat: Sendable, Equatable {
+    public var atSeconds: Double
+    public var prompt: String
+
+    public init(atSeconds: Double, prompt: String) {
+        self.atSeconds = atSeconds
+        self.prompt = prompt
     }
 }
 
@@ -53,6 +71,9 @@ public struct GenerationRequest: Sendable {
     /// `durationSeconds`), shot k starts from the noise of `seed + k`, and `initialLatents` is not
     /// accepted.
     public var shots: [Shot] = []
+    /// Beats of a single-shot request (times from the clip's start); with `shots`, each shot
+    /// carries its own.
+    public var beats: [Beat] = []
     /// Negative prompt for classifier-free guidance; nil takes Wan's default negative prompt.
     public var negativePrompt: String?
     public var width: Int?

@@ -84,7 +84,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         // 1. Text: every distinct prompt once, then the negative prompt.
         var phaseStart = clock.now
         var prompts: [String] = []
-        for shot in plan.shots where !prompts.contains(shot.prompt) { prompts.append(shot.prompt) }
+        for shot in plan.shots {
+            for (_, prompt) in shot.schedule where !prompts.contains(prompt) { prompts.append(prompt) }
+        }
         let textSteps = prompts.count + (plan.guidance > 1 ? 1 : 0)
         clock.report(.encodingText, step: 0, of: textSteps)
         var contexts: [String: WanTransformer.PreparedContext] = [:]
@@ -108,8 +110,12 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         do {
             for (index, shot) in plan.shots.enumerated() {
                 clock.shot = (index, plan.shots.count)
-                guard let cond = contexts[shot.prompt] else {
-                    throw KinemaError.invalidArgument("shot \(index + 1): its prompt was not encoded")
+                var cond: [(firstFrame: Int, context: WanTransformer.PreparedContext)] = []
+                for (frame, prompt) in shot.schedule {
+                    guard let context = contexts[prompt] else {
+                        throw KinemaError.invalidArgument("shot \(index + 1): its prompt was not encoded")
+                    }
+                    cond.append((frame, context))
                 }
                 // 2. Denoising.
                 phaseStart = clock.now
@@ -165,10 +171,11 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
     /// One shot as generated: `generatedFrames` (temporal·k+1) are sampled and decoded, the
     /// first `frames` of them go into the clip.
     struct ShotPlan {
-        var prompt: String
         var frames: Int
         var generatedFrames: Int
         var seed: UInt64
+        /// The prompt of each span of latent frames, (first latent frame, prompt), from frame 0.
+        var schedule: [(Int, String)]
     }
 
     /// A request with every default filled in and every value validated.
@@ -242,7 +249,10 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                         "frame count must be \(temporal)k+1 (1, \(1 + temporal), \(1 + 2 * temporal), …), got \(frames)")
                 }
             }
-            shots = [ShotPlan(prompt: r.prompt, frames: frames, generatedFrames: frames, seed: seed)]
+            let schedule = try Pipeline.planBeats(r.beats, prompt: r.prompt, seconds: Double(frames) / fps,
+                                                  fps: fps, temporal: temporal, generatedFrames: frames,
+                                                  shot: nil, notes: &notes)
+            shots = [ShotPlan(frames: frames, generatedFrames: frames, seed: seed, schedule: schedule)]
         }
         guard frames <= 1001 else { throw KinemaError.invalidArgument("frame count \(frames) exceeds 1001") }
         let steps = r.steps ?? defaults.steps
@@ -266,6 +276,45 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
 
     /// Most shots in one request.
     public static let maximumShots = 64
+    /// Most beats in one shot.
+    public static let maximumBeats = 64
+
+    /// The prompt of each span of latent frames of one shot: `prompt` from frame 0, then each
+    /// beat's from the first latent frame most of whose pixel frames come at or after it (latent
+    /// frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j).
+    static func planBeats(_ beats: [Beat], prompt: String, seconds: Double, fps: Double, temporal: Int,
+                          generatedFrames: Int, shot: Int?, notes: inout [String]) throws -> [(Int, String)] {
+        let whose = shot.map { "shot \($0): " } ?? ""
+        guard beats.count <= maximumBeats else {
+            throw KinemaError.invalidArgument("\(whose)\(beats.count) beats; at most \(maximumBeats) are allowed")
+        }
+        var schedule: [(Int, String)] = [(0, prompt)]
+        var previous = 0.0
+        let latentFrames = (generatedFrames - 1) / temporal + 1
+        func g(_ x: Double) -> String { String(format: "%g", x) }
+        for beat in beats {
+            let t = beat.atSeconds
+            let after = previous == 0 ? "the start" : "the beat at \(g(previous)) s"
+            guard t.isFinite, t > previous, t < seconds else {
+                throw KinemaError.invalidArgument(
+                    "\(whose)a beat at \(g(t)) s must come after \(after) and before the end (\(g(seconds)) s)")
+            }
+            let frame = Int((t * fps).rounded())
+            let latent = Int((Double(frame) / Double(temporal) + 0.75).rounded(.down))
+            guard let last = schedule.last, latent > last.0, latent < latentFrames else {
+                throw KinemaError.invalidArgument(
+                    "\(whose)the beat at \(g(t)) s falls on the same latent frame as \(after); the prompt can change "
+                        + "every \(temporal) frames (\(g(Double(temporal) / fps)) s at \(g(fps)) fps)")
+            }
+            schedule.append((latent, beat.prompt))
+            previous = t
+        }
+        if schedule.count > 1 {
+            let spans = schedule.dropFirst().map { "\($0.0) (pixel frame \(temporal * ($0.0 - 1) + 1))" }
+            notes.append("\(whose)beats start at latent frames " + spans.joined(separator: ", "))
+        }
+        return schedule
+    }
 
     /// Checks a multi-shot request and lays its shots out on the frame grid: shot k keeps
     /// round(duration·fps) frames, generated as the nearest temporal·k+1 count at or above that.
@@ -279,6 +328,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         }
         guard r.initialLatents == nil else {
             throw KinemaError.invalidArgument("initial latents describe one shot; they cannot be used with shots")
+        }
+        guard r.beats.isEmpty else {
+            throw KinemaError.invalidArgument("with shots, give each shot its own beats")
         }
         guard r.shots.count <= maximumShots else {
             throw KinemaError.invalidArgument("\(r.shots.count) shots; at most \(maximumShots) are allowed")
@@ -297,8 +349,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                     String(format: "shot %d: %.3g s is shorter than one frame at %.4g fps", k + 1, d, fps))
             }
             let generated = (frames - 1 + temporal - 1) / temporal * temporal + 1
-            plans.append(ShotPlan(prompt: shot.prompt, frames: frames, generatedFrames: generated,
-                                  seed: seed &+ UInt64(k)))
+            let schedule = try planBeats(shot.beats, prompt: shot.prompt, seconds: d, fps: fps, temporal: temporal,
+                                         generatedFrames: generated, shot: k + 1, notes: &notes)
+            plans.append(ShotPlan(frames: frames, generatedFrames: generated, seed: seed &+ UInt64(k), schedule: schedule))
             if k > 0 { cuts.append(String(format: "%.4g s (frame %d)", Double(start) / fps, start)) }
             start += frames
         }

@@ -352,6 +352,35 @@ public enum Sampler {
             return try transformer.forward(latent: latent, timestep: t, prepared: context, cancel: cancel)
         }
     }
+
+    /// Runs the loop with a conditional context per span of latent frames (see
+    /// `WanTransformer.forward(latent:timestep:schedule:)`); the unconditional pass uses one
+    /// context for every frame.
+    public static func sample(
+        initial: Tensor, transformer: WanTransformer,
+        conditional schedule: [(firstFrame: Int, context: WanTransformer.PreparedContext)],
+        unconditional uncond: WanTransformer.PreparedContext?,
+        settings: SamplerSettings, steps: Int, guidance: Float,
+        cancel: CancellationToken? = nil,
+        progress: ((SamplingProgress) -> Void)? = nil
+    ) throws -> Tensor {
+        if guidance > 1, uncond == nil {
+            throw KinemaError.invalidArgument("guidance \(guidance) needs an unconditional (negative) context")
+        }
+        if schedule.count == 1, let only = schedule.first {
+            return try sample(initial: initial, transformer: transformer, conditional: only.context,
+                              unconditional: uncond, settings: settings, steps: steps, guidance: guidance,
+                              cancel: cancel, progress: progress)
+        }
+        return try sample(initial: initial, settings: settings, steps: steps, guidance: guidance,
+                          cancel: cancel, progress: progress) { latent, t, conditional in
+            if conditional || uncond == nil {
+                return try transformer.forward(latent: latent, timestep: t, schedule: schedule, cancel: cancel)
+            }
+            return try transformer.forward(latent: latent, timestep: t, prepared: uncond ?? schedule[0].context,
+                                           cancel: cancel)
+        }
+    }
 }
 
 // MARK: - From diffusers configs

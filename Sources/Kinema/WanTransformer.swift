@@ -408,11 +408,27 @@ public final class WanTransformer: @unchecked Sendable {
     public func forward(latent: Tensor, timestep: Float, prepared: PreparedContext,
                         cancel: CancellationToken? = nil,
                         onBlock: ((_ finished: Int, _ total: Int) -> Void)? = nil) throws -> Tensor {
+        try forward(latent: latent, timestep: timestep, schedule: [(0, prepared)], cancel: cancel, onBlock: onBlock)
+    }
+
+    /// As `forward(latent:timestep:prepared:)`, with a context per span of latent frames: the
+    /// tokens of latent frames from `schedule[i].firstFrame` up to the next entry's attend to
+    /// `schedule[i].context` in cross-attention (self-attention still spans every frame). The
+    /// first entry must start at frame 0 and the starts must increase.
+    public func forward(latent: Tensor, timestep: Float, schedule: [(firstFrame: Int, context: PreparedContext)],
+                        cancel: CancellationToken? = nil,
+                        onBlock: ((_ finished: Int, _ total: Int) -> Void)? = nil) throws -> Tensor {
         let d = dimensions, dim = d.dim
-        guard prepared.owner == ObjectIdentifier(self), prepared.keyValues.count == blocks.count,
-              prepared.keyValues.allSatisfy({ $0.count == prepared.rows * 2 * dim }),
-              prepared.keyBias.map({ $0.count == prepared.rows }) ?? true else {
-            throw KinemaError.invalidArgument("the prepared context was made by another transformer")
+        for (_, prepared) in schedule {
+            guard prepared.owner == ObjectIdentifier(self), prepared.keyValues.count == blocks.count,
+                  prepared.keyValues.allSatisfy({ $0.count == prepared.rows * 2 * dim }),
+                  prepared.keyBias.map({ $0.count == prepared.rows }) ?? true else {
+                throw KinemaError.invalidArgument("the prepared context was made by another transformer")
+            }
+        }
+        guard schedule.first?.firstFrame == 0,
+              zip(schedule, schedule.dropFirst()).allSatisfy({ $0.firstFrame < $1.firstFrame }) else {
+            throw KinemaError.invalidArgument("a context schedule must start at latent frame 0 and increase, got \(schedule.map(\.firstFrame))")
         }
         guard latent.rank == 4, latent.shape[0] == d.inChannels else {
             throw KinemaError.shape("latent must be [\(d.inChannels), frames, height, width], got \(latent.shape)")
@@ -439,17 +455,30 @@ public final class WanTransformer: @unchecked Sendable {
         gatherPatches(latent, grid: grid, into: ws.patches)
         patchEmbedding.apply(ws.patches, rows: tokens, out: ws.x, scratch: ws.scratch)
 
+        guard let lastStart = schedule.last?.firstFrame, lastStart < frames,
+              schedule.allSatisfy({ $0.firstFrame % pt == 0 }) else {
+            throw KinemaError.invalidArgument(
+                "a context schedule \(schedule.map(\.firstFrame)) must start on whole \(pt)-frame patches within the latent's \(frames) frames")
+        }
         var modulation = [Float](repeating: 0, count: 6 * dim)
         for (i, block) in blocks.enumerated() {
             try cancel?.check()
             for j in 0..<6 * dim { modulation[j] = block.table[j] + e0[j] }
-            let finished = modulation.withPointer { mp in
-                prepared.keyValues[i].withPointer { kv in
+            var finished = modulation.withPointer { mp in
+                selfAttentionPart(block, ws: ws, tokens: tokens, modulation: mp, cancel: cancel)
+            }
+            for (k, (start, prepared)) in schedule.enumerated() where finished {
+                let end = k + 1 < schedule.count ? schedule[k + 1].firstFrame : frames
+                let rowStart = start / pt * grid.h * grid.w, rowCount = (end - start) / pt * grid.h * grid.w
+                finished = prepared.keyValues[i].withPointer { kv in
                     (prepared.keyBias).withOptionalPointer { kb in
-                        runBlock(block, ws: ws, tokens: tokens, modulation: mp,
-                                 keyValues: kv, keyRows: prepared.rows, keyBias: kb, cancel: cancel)
+                        crossAttentionPart(block, ws: ws, rowStart: rowStart, rows: rowCount,
+                                           keyValues: kv, keyRows: prepared.rows, keyBias: kb, cancel: cancel)
                     }
                 }
+            }
+            if finished {
+                modulation.withPointer { mp in feedForwardPart(block, ws: ws, tokens: tokens, modulation: mp) }
             }
             if !finished { throw KinemaError.cancelled }
             onBlock?(i + 1, blocks.count)
@@ -472,10 +501,9 @@ public final class WanTransformer: @unchecked Sendable {
         return unpatchify(projected, grid: grid)
     }
 
-    /// One block on the workspace's residual stream `ws.x`. Returns false when cancelled.
-    private func runBlock(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation m: UnsafePointer<Float>,
-                          keyValues kv: UnsafePointer<Float>, keyRows: Int, keyBias: UnsafePointer<Float>?,
-                          cancel: CancellationToken?) -> Bool {
+    /// A block's self-attention on the workspace's residual stream `ws.x`. Returns false when cancelled.
+    private func selfAttentionPart(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation m: UnsafePointer<Float>,
+                                   cancel: CancellationToken?) -> Bool {
         let d = dimensions, dim = d.dim
         let shouldCancel: (() -> Bool)? = cancel.map { token in { token.isCancelled } }
         let attentionScale = 1 / Float(d.headDim).squareRoot()
@@ -500,31 +528,45 @@ public final class WanTransformer: @unchecked Sendable {
         b.selfOut.bias.withPointer { bias in
             Modulation.addGated(ws.x, rows: n, dim: dim, ws.y, yStride: dim, bias: bias, gate: m + 2 * dim)
         }
+        return true
+    }
 
-        // 2. Cross-attention to the prepared text keys/values (no RoPE, no mask, no gate).
+    /// A block's cross-attention for the token rows [rowStart, rowStart + rows) to one prepared
+    /// context's keys/values (no RoPE, no mask, no gate). Returns false when cancelled.
+    private func crossAttentionPart(_ b: WanTransformerBlock, ws: Workspace, rowStart: Int, rows n: Int,
+                                    keyValues kv: UnsafePointer<Float>, keyRows: Int, keyBias: UnsafePointer<Float>?,
+                                    cancel: CancellationToken?) -> Bool {
+        let d = dimensions, dim = d.dim
+        let shouldCancel: (() -> Bool)? = cancel.map { token in { token.isCancelled } }
+        let attentionScale = 1 / Float(d.headDim).squareRoot()
+        let x = ws.x + rowStart * dim, a = ws.a + rowStart * dim, y = ws.y + rowStart * dim
         if let norm = b.crossNorm {
             norm.weight.withPointer { w in norm.bias.withPointer { bias in
-                Norm.layerNorm(ws.x, rows: n, dim: dim, weight: w, bias: bias, eps: d.eps, out: ws.a)
+                Norm.layerNorm(x, rows: n, dim: dim, weight: w, bias: bias, eps: d.eps, out: a)
             } }
         } else {
-            ws.a.update(from: ws.x, count: n * dim)
+            a.update(from: x, count: n * dim)
         }
-        b.crossQ.apply(ws.a, rows: n, out: ws.y, scratch: ws.scratch)
+        b.crossQ.apply(a, rows: n, out: y, scratch: ws.scratch)
         b.crossNormQ.withPointer { wq in
-            Modulation.rmsNormRotate(ws.y, rows: n, dim: dim, rowStride: dim, weight: wq, eps: d.eps,
+            Modulation.rmsNormRotate(y, rows: n, dim: dim, rowStride: dim, weight: wq, eps: d.eps,
                                      headDim: d.headDim, cos: nil, sin: nil)
         }
         guard Attention.multiHead(
-            q: ws.y, qStride: dim, k: kv, kStride: 2 * dim, v: kv + dim, vStride: 2 * dim,
-            out: ws.a, outStride: dim, queries: n, keys: keyRows, heads: d.heads, headDim: d.headDim,
+            q: y, qStride: dim, k: kv, kStride: 2 * dim, v: kv + dim, vStride: 2 * dim,
+            out: a, outStride: dim, queries: n, keys: keyRows, heads: d.heads, headDim: d.headDim,
             scale: attentionScale, keyBias: keyBias, shouldCancel: shouldCancel) else { return false }
-        b.crossOut.apply(ws.a, rows: n, out: ws.y, addBias: false, scratch: ws.scratch)
+        b.crossOut.apply(a, rows: n, out: y, addBias: false, scratch: ws.scratch)
         b.crossOut.bias.withPointer { bias in
-            Modulation.addGated(ws.x, rows: n, dim: dim, ws.y, yStride: dim, bias: bias, gate: nil)
+            Modulation.addGated(x, rows: n, dim: dim, y, yStride: dim, bias: bias, gate: nil)
         }
         if let shouldCancel, shouldCancel() { return false }
+        return true
+    }
 
-        // 3. Feed-forward on LN(x)·(1 + scale) + shift, added through the gate.
+    /// A block's feed-forward on LN(x)·(1 + scale) + shift, added through the gate.
+    private func feedForwardPart(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation m: UnsafePointer<Float>) {
+        let d = dimensions, dim = d.dim
         Modulation.layerNorm(ws.x, rows: n, dim: dim, scale: m + 4 * dim, shift: m + 3 * dim, eps: d.eps, out: ws.a)
         b.ffnUp.apply(ws.a, rows: n, out: ws.hidden, scratch: ws.scratch)
         Activation.geluTanh(ws.hidden, count: n * d.ffnDim)
@@ -532,7 +574,6 @@ public final class WanTransformer: @unchecked Sendable {
         b.ffnDown.bias.withPointer { bias in
             Modulation.addGated(ws.x, rows: n, dim: dim, ws.y, yStride: dim, bias: bias, gate: m + 5 * dim)
         }
-        return true
     }
 
     // MARK: - Embeddings

@@ -65,10 +65,18 @@ enum StructLayout {
             field(\kinema_generate_params.log_level, "log_level"),
             field(\kinema_generate_params.shots, "shots"),
             field(\kinema_generate_params.shot_count, "shot_count"),
+            field(\kinema_generate_params.beats, "beats"),
+            field(\kinema_generate_params.beat_count, "beat_count"),
         ]),
         layout(kinema_shot.self, "kinema_shot", [
             field(\kinema_shot.prompt, "prompt"),
             field(\kinema_shot.duration_seconds, "duration_seconds"),
+            field(\kinema_shot.beats, "beats"),
+            field(\kinema_shot.beat_count, "beat_count"),
+        ]),
+        layout(kinema_beat.self, "kinema_beat", [
+            field(\kinema_beat.at_seconds, "at_seconds"),
+            field(\kinema_beat.prompt, "prompt"),
         ]),
         layout(kinema_progress.self, "kinema_progress", [
             field(\kinema_progress.struct_size, "struct_size"),

@@ -92,6 +92,8 @@ extension JobSettings {
         var request = GenerationRequest(prompt: shots.isEmpty || p.prompt != nil
                                         ? try decodeString(p.prompt, field: "\(name).prompt") : "")
         request.shots = shots
+        request.beats = try Self.beats(p.beats, count: p.beat_count, field: "\(name).beats",
+                                      countField: "\(name).beat_count")
         request.negativePrompt = try decodeOptionalString(p.negative_prompt, field: "\(name).negative_prompt")
 
         request.width = try positiveOrDefault(p.width, limit: Limits.pixels, field: "\(name).width")
@@ -164,7 +166,28 @@ extension JobSettings {
             guard d.isFinite, d > 0, d <= Limits.duration else {
                 throw CallFailure.invalid("\(field).duration_seconds is \(d); expected a positive value up to \(Limits.duration)")
             }
-            return Shot(prompt: try decodeString(shot.prompt, field: "\(field).prompt"), durationSeconds: d)
+            return Shot(prompt: try decodeString(shot.prompt, field: "\(field).prompt"), durationSeconds: d,
+                        beats: try beats(shot.beats, count: shot.beat_count, field: "\(field).beats",
+                                         countField: "\(field).beat_count"))
+        }
+    }
+
+    private static func beats(_ base: UnsafePointer<kinema_beat>?, count: Int32, field: String,
+                              countField: String) throws -> [Beat] {
+        guard (0...KINEMA_MAX_BEATS).contains(count) else {
+            throw CallFailure.invalid("\(countField) is \(count); expected 0 to \(KINEMA_MAX_BEATS)")
+        }
+        guard count > 0 else {
+            guard base == nil else { throw CallFailure.invalid("\(field) is set but \(countField) is 0") }
+            return []
+        }
+        guard let base else { throw CallFailure.invalid("\(field) is NULL but \(countField) is \(count)") }
+        return try UnsafeBufferPointer(start: base, count: Int(count)).enumerated().map { k, beat in
+            let t = beat.at_seconds
+            guard t.isFinite, t > 0, t <= Limits.duration else {
+                throw CallFailure.invalid("\(field)[\(k)].at_seconds is \(t); expected a positive time up to \(Limits.duration)")
+            }
+            return Beat(atSeconds: t, prompt: try decodeString(beat.prompt, field: "\(field)[\(k)].prompt"))
         }
     }
 

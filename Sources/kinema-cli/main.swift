@@ -9,7 +9,8 @@ import Glibc
 
 let usage = """
 usage:
-  kinema generate [--model DIR] (--prompt TEXT | --shot SECONDS:TEXT ...) [--negative-prompt TEXT]
+  kinema generate [--model DIR] (--prompt TEXT | --shot SECONDS:TEXT ...) [--beat SECONDS:TEXT ...]
+                  [--negative-prompt TEXT]
                   [--width W --height H] [--frames N | --duration SECONDS] [--fps F]
                   [--steps S] [--guidance G] [--shift X] [--sampler unipc|euler]
                   [--seed K] [--latents FILE.safetensors] [--threads N] [--crf Q]
@@ -22,15 +23,19 @@ Without --model, the default model is used ($KINEMA_MODEL, or Kinema-Tiny next t
 own prompt and cut to the next at exactly the frame where it ends; for example
   kinema generate --shot "2:A close-up of a red face that smiles." \\
                   --shot "1.5:A wide shot of a red figure jumping." --output two-shots.mp4
+--beat, after --prompt or after a --shot, changes the prompt at SECONDS into that shot (or the
+clip) without a cut; for example
+  kinema generate --prompt "A close-up of a red face that smiles." \\
+                  --beat "2:A close-up of a red face that looks sad." --duration 4 --output beat.mp4
 """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
 
 /// Parses `--name value` pairs; every option takes exactly one value, and only the options in
-/// `repeatable` may be given more than once (their values, in order, are in `lists`).
+/// `repeatable` may be given more than once (their names and values, in order, are in `ordered`).
 struct Options {
     var values: [String: String] = [:]
-    var lists: [String: [String]] = [:]
+    var ordered: [(name: String, value: String)] = []
     var positional: [String] = []
 
     init(_ args: [String], allowed: Set<String>, repeatable: Set<String> = []) throws {
@@ -42,7 +47,7 @@ struct Options {
                 guard allowed.contains(name) else { throw UsageError(description: "unknown option \(a)") }
                 guard i + 1 < args.count else { throw UsageError(description: "option \(a) needs a value") }
                 if repeatable.contains(name) {
-                    lists[name, default: []].append(args[i + 1])
+                    ordered.append((name, args[i + 1]))
                     i += 2
                     continue
                 }
@@ -81,13 +86,28 @@ func modelURL(_ path: String?) throws -> URL {
 func generate(_ args: [String]) throws {
     let o = try Options(args, allowed: ["model", "prompt", "negative-prompt", "width", "height", "frames", "duration",
                                         "fps", "steps", "guidance", "shift", "sampler", "seed", "latents", "threads",
-                                        "crf", "output", "shot"], repeatable: ["shot"])
+                                        "crf", "output", "shot", "beat"], repeatable: ["shot", "beat"])
     guard o.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(o.positional[0])'") }
-    let shots = try (o.lists["shot"] ?? []).map(parseShot)
+    // Shots in order; each --beat belongs to the --shot before it, or to the --prompt.
+    var shots: [Shot] = []
+    var beats: [Beat] = []
+    for (name, value) in o.ordered {
+        let (seconds, text) = try secondsAndText(value, option: name)
+        if name == "shot" {
+            shots.append(Shot(prompt: text, durationSeconds: seconds))
+        } else if shots.isEmpty {
+            beats.append(Beat(atSeconds: seconds, prompt: text))
+        } else {
+            shots[shots.count - 1].beats.append(Beat(atSeconds: seconds, prompt: text))
+        }
+    }
     let prompt = o.string("prompt")
     guard (prompt == nil) != shots.isEmpty else {
         throw UsageError(description: shots.isEmpty ? "generate needs --prompt (or --shot)"
                                                     : "give either --prompt or --shot, not both")
+    }
+    if !beats.isEmpty && o.ordered.first?.name == "beat" && prompt == nil {
+        throw UsageError(description: "--beat follows the --shot (or --prompt) it belongs to")
     }
     guard let output = o.string("output") else { throw UsageError(description: "generate needs --output") }
     if o.values["frames"] != nil && o.values["duration"] != nil {
@@ -98,6 +118,7 @@ func generate(_ args: [String]) throws {
     }
     var request = GenerationRequest(prompt: prompt ?? "")
     request.shots = shots
+    request.beats = beats
     request.negativePrompt = o.string("negative-prompt")
     request.width = try o.int("width")
     request.height = try o.int("height")
@@ -145,14 +166,13 @@ func generate(_ args: [String]) throws {
                  t.textEncoding, t.denoising, t.decoding, t.writing, t.total))
 }
 
-/// `SECONDS:TEXT` → a shot of that length with that prompt.
-func parseShot(_ value: String) throws -> Shot {
+/// `SECONDS:TEXT` of a --shot (its length) or a --beat (its time).
+func secondsAndText(_ value: String, option: String) throws -> (Double, String) {
     guard let colon = value.firstIndex(of: ":"),
           let seconds = Double(value[..<colon].trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0 else {
-        throw UsageError(description: "--shot expects SECONDS:TEXT with SECONDS a positive number, got '\(value)'")
+        throw UsageError(description: "--\(option) expects SECONDS:TEXT with SECONDS a positive number, got '\(value)'")
     }
-    return Shot(prompt: String(value[value.index(after: colon)...]).trimmingCharacters(in: .whitespaces),
-                durationSeconds: seconds)
+    return (seconds, String(value[value.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
 }
 
 /// Ctrl-C cancels the running generation (which then removes its partial output); a

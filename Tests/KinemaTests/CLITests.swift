@@ -58,6 +58,17 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("2 shots, 7 frames; cuts at 0.4 s (frame 4)"), r.err)
         XCTAssertEqual(try SafeTensorsFile(url: out).tensor("video").shape, [7, 32, 32, 3])
+        // --beat belongs to the --shot before it, or to --prompt.
+        let beats = try run(["generate", "--model", fixtureURL("tiny-pipeline").path,
+                             "--shot", "0.5:A cat walks.", "--shot", "1:A dog runs.", "--beat", "0.5:A dog sleeps.",
+                             "--width", "32", "--height", "32", "--fps", "8", "--steps", "1", "--output", out.path])
+        XCTAssertEqual(beats.status, 0, beats.err)
+        XCTAssertTrue(beats.err.contains("shot 2: beats start at latent frames 2"), beats.err)
+        let prompt = try run(["generate", "--model", fixtureURL("tiny-pipeline").path, "--prompt", "A cat walks.",
+                              "--beat", "0.5:A cat sleeps.", "--frames", "9", "--fps", "8",
+                              "--width", "32", "--height", "32", "--steps", "1", "--output", out.path])
+        XCTAssertEqual(prompt.status, 0, prompt.err)
+        XCTAssertTrue(prompt.err.contains("note: beats start at latent frames 2"), prompt.err)
     }
 
     func testLatentsFileReplacesNoise() throws {
@@ -93,6 +104,8 @@ final class CLITests: XCTestCase {
             (["generate", "--model", model, "--shot", "y", "--output", out], "SECONDS:TEXT"),
             (["generate", "--model", model, "--shot", "-1:y", "--output", out], "SECONDS:TEXT"),
             (["generate", "--model", model, "--shot", "0.01:y", "--output", out], "shorter than one frame"),
+            (["generate", "--model", model, "--beat", "1:y", "--shot", "2:z", "--output", out], "--beat follows"),
+            (["generate", "--model", model, "--prompt", "x", "--beat", "soon:y", "--output", out], "SECONDS:TEXT"),
             (["frobnicate"], "unknown command"),
         ]
         for (args, needle) in cases {

@@ -287,6 +287,69 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
+    /// A beat changes the text from the first latent frame most of whose frames follow it; a
+    /// beat repeating the prompt changes nothing; a shot's beats are the same as a clip's.
+    func testBeatsChangeTheTextFromTheirLatentFrame() throws {
+        let p = try pipeline()
+        func request(_ beats: [Beat]) -> GenerationRequest {
+            var r = GenerationRequest(prompt: "A cat sits on a wall.")
+            r.width = 32; r.height = 32; r.fps = 8; r.frames = 9; r.steps = 2; r.guidance = 3; r.seed = 11
+            r.returnFrames = true; r.beats = beats
+            return r
+        }
+        let plain = try p.generate(request([]))
+        let same = try p.generate(request([Beat(atSeconds: 0.5, prompt: "A cat sits on a wall.")]))
+        let beat = try p.generate(request([Beat(atSeconds: 0.5, prompt: "A dog runs on a beach.")]))
+        // 0.5 s at 8 fps is frame 4; latent frame 2 holds frames 3 and 4 (temporal factor 2).
+        XCTAssertTrue(beat.notes.contains("beats start at latent frames 2 (pixel frame 3)"), "\(beat.notes)")
+        let (a, b, c) = (try XCTUnwrap(plain.video), try XCTUnwrap(same.video), try XCTUnwrap(beat.video))
+        assertClose(b, a, tolerance: 1e-6, "a beat to the same prompt")
+        XCTAssertGreaterThan(try c.maxAbsDifference(a), 1e-3)
+
+        var shots = GenerationRequest(prompt: "")
+        shots.shots = [Shot(prompt: "A cat sits on a wall.", durationSeconds: 1.125,
+                            beats: [Beat(atSeconds: 0.5, prompt: "A dog runs on a beach.")])]
+        shots.width = 32; shots.height = 32; shots.fps = 8; shots.steps = 2; shots.guidance = 3; shots.seed = 11
+        shots.returnFrames = true
+        let shot = try p.generate(shots)
+        XCTAssertEqual(shot.frames, 9)
+        assertClose(try XCTUnwrap(shot.video), c, tolerance: 1e-6, "the same beat in a shot")
+        XCTAssertTrue(shot.notes.contains("shot 1: beats start at latent frames 2 (pixel frame 3)"), "\(shot.notes)")
+    }
+
+    func testBadBeatsAreClearErrors() throws {
+        let p = try pipeline()
+        func expect(_ containing: String, _ edit: (inout GenerationRequest) -> Void, line: UInt = #line) {
+            var r = GenerationRequest(prompt: "A cat.")
+            r.width = 32; r.height = 32; r.fps = 8; r.frames = 9; r.steps = 1; r.seed = 1
+            edit(&r)
+            XCTAssertThrowsError(try p.generate(r), line: line) { error in
+                let e = error as? KinemaError
+                XCTAssertEqual(e?.code, .invalidArgument, "\(error)", line: line)
+                XCTAssertTrue(e?.message.contains(containing) == true, "\(error)", line: line)
+            }
+        }
+        expect("after the start") { $0.beats = [Beat(atSeconds: 0, prompt: "b")] }
+        expect("after the start") { $0.beats = [Beat(atSeconds: -1, prompt: "b")] }
+        expect("after the start") { $0.beats = [Beat(atSeconds: .nan, prompt: "b")] }
+        expect("before the end (1.125 s)") { $0.beats = [Beat(atSeconds: 1.125, prompt: "b")] }
+        expect("after the beat at 0.75 s") { $0.beats = [Beat(atSeconds: 0.75, prompt: "b"), Beat(atSeconds: 0.5, prompt: "c")] }
+        expect("same latent frame as the start") { $0.beats = [Beat(atSeconds: 0.05, prompt: "b")] }
+        expect("same latent frame as the beat at 0.5 s") {
+            $0.beats = [Beat(atSeconds: 0.5, prompt: "b"), Beat(atSeconds: 0.55, prompt: "c")]
+        }
+        expect("at most 64") { $0.beats = (1...65).map { Beat(atSeconds: Double($0) / 100, prompt: "b") } }
+        expect("each shot its own beats") {
+            $0.prompt = ""; $0.frames = nil
+            $0.shots = [Shot(prompt: "a", durationSeconds: 1)]
+            $0.beats = [Beat(atSeconds: 0.5, prompt: "b")]
+        }
+        expect("shot 2: a beat at 2 s") {
+            $0.prompt = ""; $0.frames = nil
+            $0.shots = [Shot(prompt: "a", durationSeconds: 1), Shot(prompt: "b", durationSeconds: 1, beats: [Beat(atSeconds: 2, prompt: "c")])]
+        }
+    }
+
     func testBadModelDirectories() throws {
         let dir = try makeTemporaryDirectory(self)
         XCTAssertThrowsError(try Pipeline(modelDirectory: dir.appendingPathComponent("nope"))) {

@@ -73,6 +73,51 @@ final class WanTransformerTests: XCTestCase {
         }
     }
 
+    /// A context per span of latent frames (beats) against diffusers' own blocks with each
+    /// cross-attention run per span (tools/reference/make_beat_fixtures.py).
+    func testContextScheduleMatchesDiffusers() throws {
+        for fixture in [DiTFixture.tiny12, .tiny16] {
+            let model = try fixture.transformer()
+            let expected = try SafeTensorsFile(url: fixture.directory.appendingPathComponent("beats.safetensors"))
+            let contexts = try expected.tensor("contexts")
+            let (spans, rows, width) = (contexts.shape[0], contexts.shape[1], contexts.shape[2])
+            let starts = try expected.tensor("starts").data.map { Int($0) }
+            XCTAssertEqual(starts.count, spans)
+            var schedule: [(firstFrame: Int, context: WanTransformer.PreparedContext)] = []
+            for k in 0..<spans {
+                let context = try Tensor(shape: [rows, width], data: Array(contexts.data[(k * rows * width)..<((k + 1) * rows * width)]))
+                schedule.append((starts[k], try model.prepareContext(context)))
+            }
+            let reference = try expected.tensor("output")
+            let out = try model.forward(latent: try expected.tensor("latent"), timestep: try expected.tensor("timestep").data[0],
+                                        schedule: schedule)
+            assertClose(out, reference, tolerance: relativeTolerance(reference), "\(fixture) beats")
+            // Not the forward pass of any one of the contexts alone.
+            let first = try model.forward(latent: try expected.tensor("latent"), timestep: try expected.tensor("timestep").data[0],
+                                          prepared: schedule[0].context)
+            XCTAssertGreaterThan(zip(first.data, reference.data).map { abs($0 - $1) }.max() ?? 0, 100 * relativeTolerance(reference))
+        }
+    }
+
+    func testScheduleOfOneContextIsThePlainForwardAndBadSchedulesAreErrors() throws {
+        let fixture = DiTFixture.tiny12
+        let model = try fixture.transformer()
+        let expected = try fixture.expected()
+        let latent = try expected.tensor("forward.latent")  // 3 latent frames
+        let t = try expected.tensor("forward.timestep").data[0]
+        let context = try model.prepareContext(try expected.tensor("forward.context"))
+        let plain = try model.forward(latent: latent, timestep: t, prepared: context)
+        let split = try model.forward(latent: latent, timestep: t, schedule: [(0, context), (1, context), (2, context)])
+        assertClose(split, plain, tolerance: 1e-6 * plain.maxAbs, "one context in three spans")
+        for starts in [[1], [0, 0], [0, 2, 1], [0, 3]] {
+            XCTAssertThrowsError(try model.forward(latent: latent, timestep: t, schedule: starts.map { ($0, context) }),
+                                 "\(starts)") { XCTAssertEqual(($0 as? KinemaError)?.code, .invalidArgument) }
+        }
+        XCTAssertThrowsError(try model.forward(latent: latent, timestep: t, schedule: [])) {
+            XCTAssertEqual(($0 as? KinemaError)?.code, .invalidArgument)
+        }
+    }
+
     /// The context's zero padding is kept as one key counted n times; the result must equal the
     /// plain computation over every row.
     func testRepeatedPaddingShortcutIsExact() throws {

@@ -193,7 +193,8 @@ static void bad_parameters(kinema_model *model) {
     kinema_result zeroed;
     kinema_job *job = (kinema_job *)&p;
     float latents[4] = {0.f, 1.f, NAN, 2.f};
-    kinema_shot shots[2] = {{"a cat on a wall", 0.5}, {"a dog on a beach", 0.25}};
+    kinema_shot shots[2] = {{"a cat on a wall", 0.5, NULL, 0}, {"a dog on a beach", 0.25, NULL, 0}};
+    kinema_beat beats[1] = {{0.125, "a cat asleep on a wall"}};
     char path[4096];
     FILE *file;
 
@@ -304,6 +305,19 @@ static void bad_parameters(kinema_model *model) {
     BAD_IN_JOB((p.shots = shots, p.shot_count = 2), KINEMA_ERROR_INVALID_ARGUMENT); /* a prompt and frames too */
     BAD_IN_JOB((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, p.fps = 1),
                KINEMA_ERROR_INVALID_ARGUMENT); /* 0.25 s is under one frame at 1 fps */
+    /* Beats: counts, pointers, times and prompts, of the clip and of a shot. */
+    BAD((p.beats = NULL, p.beat_count = 1), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.beats = beats, p.beat_count = 0), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.beats = beats, p.beat_count = KINEMA_MAX_BEATS + 1), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.beats = beats, p.beat_count = 1, beats[0].prompt = NULL), KINEMA_ERROR_INVALID_ARGUMENT);
+    beats[0].prompt = "a cat asleep on a wall";
+    BAD((p.beats = beats, p.beat_count = 1, beats[0].at_seconds = NAN), KINEMA_ERROR_INVALID_ARGUMENT);
+    beats[0].at_seconds = 0.125;
+    BAD((p.frames = 0, p.prompt = NULL, p.shots = shots, p.shot_count = 2, shots[0].beat_count = 1),
+        KINEMA_ERROR_INVALID_ARGUMENT);
+    shots[0].beat_count = 0;
+    BAD_IN_JOB((p.beats = beats, p.beat_count = 1, beats[0].at_seconds = 10), KINEMA_ERROR_INVALID_ARGUMENT);
+    beats[0].at_seconds = 0.125;
 #undef BAD
 #undef BAD_IN_JOB
 
@@ -340,6 +354,15 @@ static void bad_parameters(kinema_model *model) {
     p.shot_count = 2;
     EXPECT_STATUS(kinema_generate(model, &p, &result), KINEMA_OK);
     EXPECT(result.frames == 12 && result.notes != NULL && strstr(result.notes, "cuts at 0.5 s (frame 8)") != NULL);
+    kinema_result_free(&result);
+
+    /* A beat at 0.125 s of 5 frames at 16 fps: pixel frame 2, latent frame 1. */
+    p = valid_params();
+    p.fps = 16;
+    p.beats = beats;
+    p.beat_count = 1;
+    EXPECT_STATUS(kinema_generate(model, &p, &result), KINEMA_OK);
+    EXPECT(result.frames == 5 && strstr(result.notes, "beats start at latent frames 1") != NULL);
     kinema_result_free(&result);
 }
 

@@ -56,11 +56,20 @@ static const struct field generate_params_fields[] = {
     FIELD(kinema_generate_params, log_level),
     FIELD(kinema_generate_params, shots),
     FIELD(kinema_generate_params, shot_count),
+    FIELD(kinema_generate_params, beats),
+    FIELD(kinema_generate_params, beat_count),
 };
 
 static const struct field shot_fields[] = {
     FIELD(kinema_shot, prompt),
     FIELD(kinema_shot, duration_seconds),
+    FIELD(kinema_shot, beats),
+    FIELD(kinema_shot, beat_count),
+};
+
+static const struct field beat_fields[] = {
+    FIELD(kinema_beat, at_seconds),
+    FIELD(kinema_beat, prompt),
 };
 
 static const struct field progress_fields[] = {
@@ -158,6 +167,7 @@ int main(void) {
     CHECK(kinema_model_params, model_params_fields);
     CHECK(kinema_generate_params, generate_params_fields);
     CHECK(kinema_shot, shot_fields);
+    CHECK(kinema_beat, beat_fields);
     CHECK(kinema_progress, progress_fields);
     CHECK(kinema_timings, timings_fields);
     CHECK(kinema_result, result_fields);
@@ -172,6 +182,6 @@ int main(void) {
         printf("FAIL kinema_version() is %s, the header says %s\n", kinema_version(), expected);
         failures++;
     }
-    if (failures == 0) printf("layout: 7 structs match the library\n");
+    if (failures == 0) printf("layout: 8 structs match the library\n");
     return failures == 0 ? 0 : 1;
 }

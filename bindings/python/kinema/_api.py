@@ -227,12 +227,13 @@ class _Request:
     def __init__(self, prompt, *, negative_prompt=None, width=None, height=None, frames=None,
                  duration=None, fps=None, steps=None, guidance=None, flow_shift=None, sampler=None,
                  seed=None, initial_latents=None, output=None, output_format=None, crf=None,
-                 return_frames=False, threads=None, log_level=LogLevel.INFO, shots=None):
+                 return_frames=False, threads=None, log_level=LogLevel.INFO, shots=None, beats=None):
         lib = library()
         p = lib.kinema_generate_default_params()
         self.keep = []
         p.prompt = self._keep(_text(prompt, "prompt"))
         self._shots(p, shots)
+        p.beats, p.beat_count = self._beats(beats, "beats")
         if p.prompt is None and not p.shot_count:
             raise _invalid("prompt is required (or shots)")
         p.negative_prompt = self._keep(_text(negative_prompt, "negative_prompt"))
@@ -281,16 +282,43 @@ class _Request:
         c_shots = array_type()
         for k, shot in enumerate(shots):
             try:
-                text, seconds = shot
+                text, seconds, *rest = shot
+                if len(rest) > 1:
+                    raise ValueError
             except (TypeError, ValueError):
-                raise TypeError(f"shots[{k}] must be a (prompt, seconds) pair") from None
+                raise TypeError(f"shots[{k}] must be a (prompt, seconds) or (prompt, seconds, beats) tuple") from None
             c_shots[k].prompt = self._keep(_text(text, f"shots[{k}].prompt"))
             if c_shots[k].prompt is None:
                 raise _invalid(f"shots[{k}] has no prompt")
             c_shots[k].duration_seconds = _number(seconds, f"shots[{k}].seconds")
+            c_shots[k].beats, c_shots[k].beat_count = self._beats(rest[0] if rest else None, f"shots[{k}].beats")
         self.keep.append(c_shots)
         p.shots = ctypes.cast(c_shots, ctypes.POINTER(_native.Shot))
         p.shot_count = len(shots)
+
+    def _beats(self, beats, name):
+        """A kinema_beat array (and its length) for a sequence of (seconds, prompt) pairs."""
+        if beats is None:
+            return None, 0
+        if isinstance(beats, (str, bytes)):
+            raise TypeError(f"{name} must be a sequence of (seconds, prompt) pairs, not a string")
+        beats = list(beats)
+        if len(beats) > _native.MAX_BEATS:
+            raise _invalid(f"{name}: {len(beats)} beats; at most {_native.MAX_BEATS} are allowed")
+        if not beats:
+            return None, 0
+        c_beats = (_native.Beat * len(beats))()
+        for k, beat in enumerate(beats):
+            try:
+                seconds, text = beat
+            except (TypeError, ValueError):
+                raise TypeError(f"{name}[{k}] must be a (seconds, prompt) pair") from None
+            c_beats[k].at_seconds = _number(seconds, f"{name}[{k}].seconds")
+            c_beats[k].prompt = self._keep(_text(text, f"{name}[{k}].prompt"))
+            if c_beats[k].prompt is None:
+                raise _invalid(f"{name}[{k}] has no prompt")
+        self.keep.append(c_beats)
+        return ctypes.cast(c_beats, ctypes.POINTER(_native.Beat)), len(beats)
 
     def _latents(self, p, latents):
         if latents is None:
@@ -507,7 +535,9 @@ class Model:
         Give a prompt, or shots: a sequence of (prompt, seconds) pairs for a clip of several
         shots, each generated from its own prompt and cut to the next on the exact frame where
         it ends (shot k uses seed + k; the clip is as long as its shots, so no frames or
-        duration). Options: negative_prompt, width, height, frames (4k+1) or duration (seconds), fps,
+        duration). beats, a sequence of (seconds, prompt) pairs, change the prompt at those
+        times without a cut; a shot takes its own as a third item, (prompt, seconds, beats),
+        with times from the shot's start. Options: negative_prompt, width, height, frames (4k+1) or duration (seconds), fps,
         steps, guidance, flow_shift, sampler ("unipc" or "euler"), seed, initial_latents (numpy
         array, (values, shape) pair, or .safetensors path), output (.mp4, .safetensors, or a
         directory/ for PNG frames), output_format, crf, return_frames, threads, log_level.

@@ -92,14 +92,24 @@ class ModelParams(ctypes.Structure):
     ]
 
 
+class Beat(ctypes.Structure):
+    _fields_ = [
+        ("at_seconds", ctypes.c_double),
+        ("prompt", ctypes.c_char_p),
+    ]
+
+
 class Shot(ctypes.Structure):
     _fields_ = [
         ("prompt", ctypes.c_char_p),
         ("duration_seconds", ctypes.c_double),
+        ("beats", ctypes.POINTER(Beat)),
+        ("beat_count", ctypes.c_int32),
     ]
 
 
 MAX_SHOTS = 64
+MAX_BEATS = 64
 
 
 class GenerateParams(ctypes.Structure):
@@ -133,6 +143,8 @@ class GenerateParams(ctypes.Structure):
         ("log_level", ctypes.c_int32),
         ("shots", ctypes.POINTER(Shot)),
         ("shot_count", ctypes.c_int32),
+        ("beats", ctypes.POINTER(Beat)),
+        ("beat_count", ctypes.c_int32),
     ]
 
 
@@ -188,6 +200,7 @@ STRUCTS = {
     "kinema_model_params": ModelParams,
     "kinema_generate_params": GenerateParams,
     "kinema_shot": Shot,
+    "kinema_beat": Beat,
     "kinema_progress": Progress,
     "kinema_timings": Timings,
     "kinema_result": Result,

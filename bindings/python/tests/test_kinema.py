@@ -183,6 +183,34 @@ def test_shots_make_one_clip_cut_on_their_frames(model, tmp_path):
     assert max(abs(a - b) for a, b in zip(tail, head)) <= 1e-6
 
 
+def test_beats_change_the_prompt_without_a_cut(model):
+    quick = dict(width=32, height=32, frames=9, fps=8, steps=2, seed=6, return_frames=True)
+    plain = model.generate("a cat on a wall", **quick)
+    same = model.generate("a cat on a wall", beats=[(0.5, "a cat on a wall")], **quick)
+    beat = model.generate("a cat on a wall", beats=[(0.5, "a dog on a beach")], **quick)
+    assert any("beats start at latent frames 2" in note for note in beat.notes)
+    raw = lambda r: list(memoryview(r.video).cast("B").cast("f"))
+    assert max(abs(a - b) for a, b in zip(raw(plain), raw(same))) <= 1e-6
+    assert max(abs(a - b) for a, b in zip(raw(plain), raw(beat))) > 1e-3
+    shot = model.generate(shots=[("a cat on a wall", 1.125, [(0.5, "a dog on a beach")])],
+                          **dict(quick, frames=None))
+    assert shot.frames == 9
+    assert max(abs(a - b) for a, b in zip(raw(shot), raw(beat))) <= 1e-6
+
+
+@pytest.mark.parametrize("beats, words", [
+    ([(0.0, "b")], "beats[0].at_seconds"),
+    ([(float("nan"), "b")], "beats[0].at_seconds"),
+    ([(0.5, None)], "beats[0] has no prompt"),
+    ([(0.5, "b"), (0.25, "c")], "after the beat at 0.5 s"),
+    ([(0.01 * k, "b") for k in range(1, 66)], "at most 64"),
+])
+def test_bad_beats_raise_kinema_errors(model, beats, words):
+    with pytest.raises(KinemaError) as raised:
+        model.generate("a cat", beats=beats, width=32, height=32, frames=9, fps=8, steps=1)
+    assert raised.value.status == Status.INVALID_ARGUMENT and words in raised.value.message
+
+
 @pytest.mark.parametrize("shots, options, words", [
     ([("a", 0.5)], dict(prompt="and a prompt"), "each shot"),
     ([("a", 0.5)], dict(duration=1.0), "no frame count"),
@@ -493,6 +521,10 @@ def test_wrong_types_raise_type_errors(model):
         model.generate(shots="a cat, 2 s")
     with pytest.raises(TypeError):
         model.generate(shots=[("a cat",)])
+    with pytest.raises(TypeError):
+        model.generate("a cat", beats="soon")
+    with pytest.raises(TypeError):
+        model.generate(shots=[("a cat", 1.0, [(0.5,)])])
 
 
 def test_loading_errors(tmp_path, monkeypatch):
