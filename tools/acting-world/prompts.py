@@ -320,6 +320,23 @@ def shot_prompts(spec: ClipSpec, rng: np.random.Generator) -> list[tuple[str, fl
             for k in range(len(spec.shots))]
 
 
+def beat_prompts(spec: ClipSpec, k: int, rng: np.random.Generator) -> tuple[str, list[tuple[float, str]]]:
+    """Shot k of `spec` as one prompt per emotion: the prompt of its first emotion, and a
+    (seconds from the shot's start, prompt) beat for each change, every prompt describing the
+    shot with that one emotion throughout -- what a user of the engine's beats (`kinema generate
+    --shot SECONDS:TEXT --beat SECONDS:TEXT ...`) writes for it."""
+    alone = shot_spec(spec, k)
+    shot = alone.shots[0]
+
+    def holding(emotion: str) -> str:
+        still = ClipSpec(colour=alone.colour, duration=alone.duration, shots=[Shot(
+            start=0.0, end=shot.end, framing=shot.framing, action=shot.action, background=shot.background,
+            emotions=[EmotionEvent(0.0, emotion)], x_start=shot.x_start, x_end=shot.x_end)])
+        return spec_to_prompt(still, rng)
+
+    return holding(shot.emotions[0].emotion), [(e.time, holding(e.emotion)) for e in shot.emotions[1:]]
+
+
 # MARK: - Judge timeline
 
 

@@ -3,14 +3,16 @@
 puts each generated clip under the acting world's rendering of what its prompt asks for.
 
     python tools/acting-world/sample_sheet.py --out docs/kinema-tiny \
-        [--model models/kinema-tiny] [--clips heldout_008,heldout_030] [--seed 0] [--shots]
+        [--model models/kinema-tiny] [--clips heldout_008,heldout_030] [--seed 0] [--shots] [--beats]
 
 For every held-out id it runs `kinema generate` twice with the same seed (an MP4 for people and
 a .safetensors of the same frames for the sheet; the engine is deterministic), then writes
 `<out>/<id>.mp4` and `<out>/samples.png`: per clip the prompt, a row "intended" (the
 generator's frames of the spec, with per-frame labels) and a row "generated", one frame every
 half second. With `--shots` each clip is also generated shot by shot, with the per-shot prompts
-of `eval_tiny.py --shots`, into `<out>/<id>-shots.mp4` and a third row "shot by shot".
+of `eval_tiny.py --shots`, into `<out>/<id>-shots.mp4` and a third row "shot by shot"; with
+`--beats` also with the beats of `eval_tiny.py --beats`, into `<out>/<id>-beats.mp4` and a row
+"with beats".
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ from world import ACTIONS, EMOTIONS, FRAMINGS, ClipSpec, render_clip  # noqa: E4
 DEFAULT_CLIPS = "heldout_000,heldout_008,heldout_022,heldout_030,heldout_046,heldout_063"
 
 
-def run_kinema(args, row: dict, seed: int, output: Path, shots: list[tuple[str, float]] | None = None) -> None:
+def run_kinema(args, row: dict, seed: int, output: Path, shots: list | None = None) -> None:
     cmd = [str(args.kinema), "generate", "--model", str(args.model)]
     if shots:
-        for prompt, seconds in shots:
+        for prompt, seconds, beats in shots:
             cmd += ["--shot", f"{seconds:g}:{prompt}"]
+            for at, text in beats:
+                cmd += ["--beat", f"{at:g}:{text}"]
     else:
         cmd += ["--prompt", row["prompt"], "--duration", f"{float(row['spec']['duration']):g}"]
     cmd += ["--seed", str(seed), "--output", str(output)]
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--same-seeds-as-eval", action="store_true",
                     help="use eval_tiny.py's seed for each row (its index in heldout.jsonl + --seed)")
     ap.add_argument("--shots", action="store_true", help="add each clip generated shot by shot (eval_tiny.py --shots)")
+    ap.add_argument("--beats", action="store_true", help="add each clip generated with beats (eval_tiny.py --beats)")
     ap.add_argument("--scale", type=int, default=2)
     args = ap.parse_args(argv)
 
@@ -96,13 +101,16 @@ def main(argv: list[str] | None = None) -> int:
             generated, fps = load_video(raw)
             fps = fps or 8.0
             rows_out = [("generated", generated)]
-            if args.shots:
-                from eval_tiny import row_shots
-                shots = row_shots(row, index[clip_id])
-                run_kinema(args, row, seed, args.out / f"{clip_id}-shots.mp4", shots)
-                raw = Path(tmp) / f"{clip_id}-shots.safetensors"
+            from eval_tiny import row_shots
+            for wanted, beats, suffix, name in ((args.shots, False, "shots", "shot by shot"),
+                                                (args.beats, True, "beats", "with beats")):
+                if not wanted:
+                    continue
+                shots = row_shots(row, index[clip_id], beats=beats)
+                run_kinema(args, row, seed, args.out / f"{clip_id}-{suffix}.mp4", shots)
+                raw = Path(tmp) / f"{clip_id}-{suffix}.safetensors"
                 run_kinema(args, row, seed, raw, shots)
-                rows_out.append(("shot by shot", load_video(raw)[0]))
+                rows_out.append((name, load_video(raw)[0]))
             spec = ClipSpec.from_dict(row["spec"])
             intended, labels = render_clip(spec, size=64, fps=fps)
             step = max(1, int(round(fps / 2)))

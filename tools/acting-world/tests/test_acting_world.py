@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "judge"))
 
 from generate import (HELDOUT_PATH, TRAIN_NAMESPACE, load_jsonl, sample_clip)  # noqa: E402
-from prompts import (COLOUR_WORDS, sample_spec, shot_prompts, shot_spec, spec_to_prompt,  # noqa: E402
-                     spec_to_timeline)
+from prompts import (COLOUR_WORDS, beat_prompts, sample_spec, shot_prompts,  # noqa: E402
+                     shot_spec, spec_to_prompt, spec_to_timeline)
 from world import (ACTIONS, COLOUR_NAMES, EMOTIONS, FRAMINGS, ClipSpec, EmotionEvent, Shot,  # noqa: E402
                    face_masks, render_clip)
 
@@ -183,6 +183,23 @@ class PromptTests(unittest.TestCase):
         one.shots[0].end = 2.5
         self.assertEqual(len(shot_prompts(one, np.random.default_rng(0))), 1)
 
+    def test_beat_prompts_hold_one_emotion_each(self):
+        """One prompt per emotion of a shot, none with a time in it, each with the shot's colour,
+        and a beat at each change counted from the shot's start."""
+        spec = two_shot_spec()
+        spec.shots[1].emotions.append(EmotionEvent(3.5, "surprised"))
+        for k, expected in ((0, ["angry", "happy"]), (1, ["sad", "surprised"])):
+            first, beats = beat_prompts(spec, k, np.random.default_rng(k))
+            self.assertEqual([t for t, _ in beats], [1.0] if k == 0 else [1.5])
+            for prompt in [first] + [p for _, p in beats]:
+                self.assertIsNone(re.search(r"\d", prompt), prompt)
+                self.assertTrue(set(re.findall(r"[a-z]+", prompt.lower())) & set(COLOUR_WORDS["green"]), prompt)
+            self.assertEqual(len(beats), len(expected) - 1)
+        # a shot without a change has no beats
+        one = ClipSpec(colour="blue", duration=2.0, shots=[spec.shots[0]])
+        one.shots[0].end, one.shots[0].emotions = 2.0, [EmotionEvent(0.0, "happy")]
+        self.assertEqual(beat_prompts(one, 0, np.random.default_rng(0))[1], [])
+
     def test_spec_grid_rules(self):
         rng = np.random.default_rng(12)
         for _ in range(300):
@@ -319,7 +336,7 @@ class EvalCommandTests(unittest.TestCase):
         rows = load_jsonl(HELDOUT_PATH)
         multi = next(i for i, r in enumerate(rows) if len(r["spec"]["shots"]) == 3)
         single = next(i for i, r in enumerate(rows) if len(r["spec"]["shots"]) == 1)
-        args = argparse.Namespace(kinema=Path("kinema"), model=Path("m"), seed=100, shots=True)
+        args = argparse.Namespace(kinema=Path("kinema"), model=Path("m"), seed=100, shots=True, beats=False)
         cmd = eval_tiny.kinema_command(args, rows[multi], multi, Path("o.safetensors"))
         shots = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--shot"]
         self.assertEqual(len(shots), 3)
@@ -332,7 +349,19 @@ class EvalCommandTests(unittest.TestCase):
         cmd = eval_tiny.kinema_command(args, rows[single], single, Path("o.safetensors"))
         self.assertEqual([a for a in cmd if a == "--shot"], ["--shot"])
         self.assertEqual(cmd[cmd.index("--shot") + 1], f"{rows[single]['spec']['duration']:g}:{rows[single]['prompt']}")
-        args.shots = False
+        args.beats = True
+        changing = next(i for i, r in enumerate(rows)
+                        if len(r["spec"]["shots"]) > 1 and any(len(s["emotions"]) > 1 for s in r["spec"]["shots"]))
+        cmd = eval_tiny.kinema_command(args, rows[changing], changing, Path("o.safetensors"))
+        options = [a for a in cmd if a in ("--shot", "--beat")]
+        expected = []
+        for shot in rows[changing]["spec"]["shots"]:
+            expected += ["--shot"] + ["--beat"] * (len(shot["emotions"]) - 1)
+        self.assertEqual(options, expected)
+        beats = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--beat"]
+        relative = [e["time"] - s["start"] for s in rows[changing]["spec"]["shots"] for e in s["emotions"][1:]]
+        self.assertEqual([float(b.split(":", 1)[0]) for b in beats], relative)
+        args.shots = args.beats = False
         cmd = eval_tiny.kinema_command(args, rows[multi], multi, Path("o.safetensors"))
         self.assertEqual(cmd[cmd.index("--prompt") + 1], rows[multi]["prompt"])
 
@@ -348,10 +377,15 @@ class ModelCardTests(unittest.TestCase):
             eval_tiny.write_card_section(card, 4, 0, "TABLE-2", "JUDGE-2")
             eval_tiny.write_card_section(card, 4, 0, "SHOTS-1", "JUDGE-S1", shots=True)
             eval_tiny.write_card_section(card, 4, 0, "SHOTS-2", "JUDGE-S2", shots=True)
+            eval_tiny.write_card_section(card, 4, 0, "BEATS-1", "JUDGE-B1", shots=True, beats=True)
+            eval_tiny.write_card_section(card, 4, 0, "SHOTS-3", "JUDGE-S3", shots=True)
             text = card.read_text()
             self.assertNotIn("SHOTS-1", text)
-            self.assertIn("SHOTS-2", text)
-            self.assertEqual(text.count(eval_tiny.SHOTS_HEADING), 1)
+            self.assertNotIn("SHOTS-2", text)
+            self.assertIn("SHOTS-3", text)
+            self.assertEqual(text.count(eval_tiny.SHOTS_HEADING + "\n"), 1)
+            self.assertEqual(text.count(eval_tiny.BEATS_HEADING), 1)
+            self.assertIn("BEATS-1", text)
             self.assertNotIn("TABLE-1", text)
             self.assertIn("TABLE-2", text)
             self.assertIn("CEIL-1", text)
