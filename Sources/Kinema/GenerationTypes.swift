@@ -49,9 +49,9 @@ public struct Shot: Sendable, Equatable {
 
 /// A change of prompt within a shot, without a cut: from `atSeconds` on, the frames follow
 /// `prompt` ("…looks sad" after "…smiles"). The whole shot is still one generation: every frame
-/// attends to every other, and only the text each frame attends to changes, on the first latent
-/// frame most of whose frames come at or after the beat (every 4 frames for Wan2.1, so beats
-/// must be at least that far apart and from the shot's start).
+/// attends to every other, and only the text each frame attends to changes, from the first
+/// latent frame more than half of whose frames come at or after the beat (every 4 frames for
+/// Wan2.1, so beats must be at least that far apart and from the shot's start).
 public struct Beat: Sendable, Equatable {
     public var atSeconds: Double
     public var prompt: String

@@ -280,8 +280,8 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
     public static let maximumBeats = 64
 
     /// The prompt of each span of latent frames of one shot: `prompt` from frame 0, then each
-    /// beat's from the first latent frame most of whose pixel frames come at or after it (latent
-    /// frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j).
+    /// beat's from the first latent frame more than half of whose pixel frames come at or after
+    /// it (latent frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j).
     static func planBeats(_ beats: [Beat], prompt: String, seconds: Double, fps: Double, temporal: Int,
                           generatedFrames: Int, shot: Int?, notes: inout [String]) throws -> [(Int, String)] {
         let whose = shot.map { "shot \($0): " } ?? ""
@@ -300,7 +300,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                     "\(whose)a beat at \(g(t)) s must come after \(after) and before the end (\(g(seconds)) s)")
             }
             let frame = Int((t * fps).rounded())
-            let latent = Int((Double(frame) / Double(temporal) + 0.75).rounded(.down))
+            // Latent frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j; the first one
+            // more than half of whose frames are at or after `frame`.
+            let latent = frame == 0 ? 0 : Int((Double(frame - 1) / Double(temporal) + 1).rounded())
             guard let last = schedule.last, latent > last.0, latent < latentFrames else {
                 throw KinemaError.invalidArgument(
                     "\(whose)the beat at \(g(t)) s falls on the same latent frame as \(after); the prompt can change "

@@ -63,12 +63,12 @@ final class CLITests: XCTestCase {
                              "--shot", "0.5:A cat walks.", "--shot", "1:A dog runs.", "--beat", "0.5:A dog sleeps.",
                              "--width", "32", "--height", "32", "--fps", "8", "--steps", "1", "--output", out.path])
         XCTAssertEqual(beats.status, 0, beats.err)
-        XCTAssertTrue(beats.err.contains("shot 2: beats start at latent frames 2"), beats.err)
+        XCTAssertTrue(beats.err.contains("shot 2: beats start at latent frames 3"), beats.err)
         let prompt = try run(["generate", "--model", fixtureURL("tiny-pipeline").path, "--prompt", "A cat walks.",
                               "--beat", "0.5:A cat sleeps.", "--frames", "9", "--fps", "8",
                               "--width", "32", "--height", "32", "--steps", "1", "--output", out.path])
         XCTAssertEqual(prompt.status, 0, prompt.err)
-        XCTAssertTrue(prompt.err.contains("note: beats start at latent frames 2"), prompt.err)
+        XCTAssertTrue(prompt.err.contains("note: beats start at latent frames 3"), prompt.err)
     }
 
     func testLatentsFileReplacesNoise() throws {

@@ -300,8 +300,9 @@ final class PipelineTests: XCTestCase {
         let plain = try p.generate(request([]))
         let same = try p.generate(request([Beat(atSeconds: 0.5, prompt: "A cat sits on a wall.")]))
         let beat = try p.generate(request([Beat(atSeconds: 0.5, prompt: "A dog runs on a beach.")]))
-        // 0.5 s at 8 fps is frame 4; latent frame 2 holds frames 3 and 4 (temporal factor 2).
-        XCTAssertTrue(beat.notes.contains("beats start at latent frames 2 (pixel frame 3)"), "\(beat.notes)")
+        // 0.5 s at 8 fps is frame 4; latent frame 2 holds frames 3 and 4 (temporal factor 2), only
+        // half of them from the beat on, so the text changes from latent frame 3 (frames 5 and 6).
+        XCTAssertTrue(beat.notes.contains("beats start at latent frames 3 (pixel frame 5)"), "\(beat.notes)")
         let (a, b, c) = (try XCTUnwrap(plain.video), try XCTUnwrap(same.video), try XCTUnwrap(beat.video))
         assertClose(b, a, tolerance: 1e-6, "a beat to the same prompt")
         XCTAssertGreaterThan(try c.maxAbsDifference(a), 1e-3)
@@ -314,7 +315,7 @@ final class PipelineTests: XCTestCase {
         let shot = try p.generate(shots)
         XCTAssertEqual(shot.frames, 9)
         assertClose(try XCTUnwrap(shot.video), c, tolerance: 1e-6, "the same beat in a shot")
-        XCTAssertTrue(shot.notes.contains("shot 1: beats start at latent frames 2 (pixel frame 3)"), "\(shot.notes)")
+        XCTAssertTrue(shot.notes.contains("shot 1: beats start at latent frames 3 (pixel frame 5)"), "\(shot.notes)")
     }
 
     func testBadBeatsAreClearErrors() throws {

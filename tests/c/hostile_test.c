@@ -356,13 +356,14 @@ static void bad_parameters(kinema_model *model) {
     EXPECT(result.frames == 12 && result.notes != NULL && strstr(result.notes, "cuts at 0.5 s (frame 8)") != NULL);
     kinema_result_free(&result);
 
-    /* A beat at 0.125 s of 5 frames at 16 fps: pixel frame 2, latent frame 1. */
+    /* A beat at 0.125 s of 5 frames at 16 fps: pixel frame 2; latent frame 1 (frames 1, 2) is only half
+       after it, so the text changes from latent frame 2. */
     p = valid_params();
     p.fps = 16;
     p.beats = beats;
     p.beat_count = 1;
     EXPECT_STATUS(kinema_generate(model, &p, &result), KINEMA_OK);
-    EXPECT(result.frames == 5 && strstr(result.notes, "beats start at latent frames 1") != NULL);
+    EXPECT(result.frames == 5 && strstr(result.notes, "beats start at latent frames 2") != NULL);
     kinema_result_free(&result);
 }
 

@@ -186,8 +186,8 @@ typedef struct kinema_model_params {
 
 /* A change of prompt within a shot, without a cut: from at_seconds on, the frames follow
    prompt. The shot stays one generation; only the text each latent frame attends to changes,
-   on the first latent frame most of whose frames come at or after the beat (every 4 frames for
-   Wan2.1, so beats must be at least that far apart and from the shot's start). */
+   from the first latent frame more than half of whose frames come at or after the beat (every 4
+   frames for Wan2.1, so beats must be at least that far apart and from the shot's start). */
 typedef struct kinema_beat {
     double at_seconds;                /* > the previous beat (or 0), < the shot's length */
     const char *prompt;               /* required; UTF-8, copied by the call */
