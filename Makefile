@@ -71,16 +71,18 @@ test-python: lib
 
 # The main job: generate a short video with the default model, Kinema-Tiny (models/kinema-tiny,
 # found by the kinema program itself), at the size, frame rate, steps and guidance its
-# kinema.json recommends: two shots, each from its own prompt, cut at exactly 3 seconds.
+# kinema.json recommends: two shots, each from its own prompt, cut at exactly 3 seconds, the
+# first with a beat at 2 seconds where the character's expression changes without a cut.
 # `make demo DEMO_PROMPT="..."` generates 5 seconds from one prompt instead. Without
 # Kinema-Tiny in the tree (a checkout that dropped it) it falls back to the tiny random-weight
 # pipeline of the tests, whose output is noise.
 DEMO_PROMPT ?=
-DEMO_SHOT_1 ?= 3:A blue cartoon character smiles in a close-up. At 2 seconds the character turns sad.
+DEMO_SHOT_1 ?= 3:A blue cartoon character smiles in a close-up.
+DEMO_BEAT_1 ?= 2:A close-up of a blue cartoon character looking surprised.
 DEMO_SHOT_2 ?= 2:A wide shot of a blue cartoon character jumping.
 DEMO_FALLBACK = --model Tests/KinemaTests/Fixtures/tiny-pipeline --width 64 --height 64 --fps 8
 DEMO_MODEL ?= $(if $(wildcard models/kinema-tiny/model_index.json),,$(DEMO_FALLBACK))
-DEMO_INPUT = $(if $(DEMO_PROMPT),--prompt "$(DEMO_PROMPT)" --duration 5,--shot "$(DEMO_SHOT_1)" --shot "$(DEMO_SHOT_2)")
+DEMO_INPUT = $(if $(DEMO_PROMPT),--prompt "$(DEMO_PROMPT)" --duration 5,--shot "$(DEMO_SHOT_1)" --beat "$(DEMO_BEAT_1)" --shot "$(DEMO_SHOT_2)")
 demo: build
 	@mkdir -p out
 	.build/release/kinema generate $(DEMO_MODEL) $(DEMO_INPUT) --seed 1 --output out/demo.mp4
@@ -122,8 +124,9 @@ train-tiny:
 # Generates every held-out acting-world prompt with the Swift engine (the kinema program) and
 # scores the clips with the judge; PYTHON needs torch (tools/reference/setup-venv.sh):
 # make eval-tiny PYTHON=tools/reference/.venv/bin/python [EVAL_ARGS="--limit 10"]
-# (EVAL_ARGS=--shots generates each clip shot by shot, one prompt per shot; EVAL_ARGS=--vae-ceiling
-# scores the world's own clips passed through the VAE instead).
+# (EVAL_ARGS=--shots generates each clip shot by shot, one prompt per shot; EVAL_ARGS=--beats also
+# gives each emotion change as a beat; EVAL_ARGS=--vae-ceiling scores the world's own clips passed
+# through the VAE instead).
 EVAL_ARGS ?=
 eval-tiny: build
 	$(PYTHON) tools/acting-world/eval_tiny.py $(EVAL_ARGS)

@@ -343,14 +343,8 @@ public enum Sampler {
         cancel: CancellationToken? = nil,
         progress: ((SamplingProgress) -> Void)? = nil
     ) throws -> Tensor {
-        if guidance > 1, uncond == nil {
-            throw KinemaError.invalidArgument("guidance \(guidance) needs an unconditional (negative) context")
-        }
-        return try sample(initial: initial, settings: settings, steps: steps, guidance: guidance,
-                          cancel: cancel, progress: progress) { latent, t, conditional in
-            let context = conditional ? cond : (uncond ?? cond)
-            return try transformer.forward(latent: latent, timestep: t, prepared: context, cancel: cancel)
-        }
+        try sample(initial: initial, transformer: transformer, conditional: [(0, cond)], unconditional: uncond,
+                   settings: settings, steps: steps, guidance: guidance, cancel: cancel, progress: progress)
     }
 
     /// Runs the loop with a conditional context per span of latent frames (see
@@ -367,18 +361,12 @@ public enum Sampler {
         if guidance > 1, uncond == nil {
             throw KinemaError.invalidArgument("guidance \(guidance) needs an unconditional (negative) context")
         }
-        if schedule.count == 1, let only = schedule.first {
-            return try sample(initial: initial, transformer: transformer, conditional: only.context,
-                              unconditional: uncond, settings: settings, steps: steps, guidance: guidance,
-                              cancel: cancel, progress: progress)
-        }
         return try sample(initial: initial, settings: settings, steps: steps, guidance: guidance,
                           cancel: cancel, progress: progress) { latent, t, conditional in
-            if conditional || uncond == nil {
-                return try transformer.forward(latent: latent, timestep: t, schedule: schedule, cancel: cancel)
+            if !conditional, let uncond {
+                return try transformer.forward(latent: latent, timestep: t, prepared: uncond, cancel: cancel)
             }
-            return try transformer.forward(latent: latent, timestep: t, prepared: uncond ?? schedule[0].context,
-                                           cancel: cancel)
+            return try transformer.forward(latent: latent, timestep: t, schedule: schedule, cancel: cancel)
         }
     }
 }
