@@ -3,7 +3,8 @@
  *
  *     cc generate.c $(pkg-config --cflags --libs kinema) -o generate
  *     ./generate -m /models/Wan2.1-T2V-1.3B-Diffusers -o fox.mp4 "a red fox running through snow"
- *     ./generate -o two.mp4 -c "2:A close-up of a red face that smiles." -c "1.5:A wide shot of a red figure jumping."
+ *     ./generate -o two.mp4 -c "2:A close-up of a red face that smiles." -b "1:A close-up of a red face looking surprised." \
+ *                -c "1.5:A wide shot of a red figure jumping."
  *
  * Shows a progress line while the job runs; Ctrl-C cancels the job cleanly (no partial
  * output file) and exits with status 130. Exit status 0 on success, 1 on any other error,
@@ -32,7 +33,9 @@ static void usage(FILE *out) {
             "  -g SCALE   guidance       -S SEED    seed (default: random)\n"
             "  -t COUNT   threads        -q         no progress line\n"
             "  -c SECONDS:PROMPT  one shot of a clip of shots, in order, each from its own prompt,\n"
-            "             cut on the frame where the shots before it end (instead of PROMPT)\n");
+            "             cut on the frame where the shots before it end (instead of PROMPT)\n"
+            "  -b SECONDS:PROMPT  a beat: from SECONDS into the shot before it (or the clip) on, the\n"
+            "             frames follow PROMPT, without a cut\n");
 }
 
 /* A SIGINT only sets this flag: kinema_job_cancel takes locks, so it is not
@@ -77,22 +80,26 @@ static int parse_double(const char *text, const char *option, double *out) {
     return 1;
 }
 
-/* "SECONDS:PROMPT" → a shot pointing into the argument string. */
-static int parse_shot(const char *text, kinema_shot *out) {
+/* "SECONDS:PROMPT" → the seconds, and the prompt pointing into the argument string. */
+static int parse_timed(const char *option, const char *text, double *seconds, const char **prompt) {
     char *end = NULL;
     errno = 0;
-    out->duration_seconds = strtod(text, &end);
+    *seconds = strtod(text, &end);
     if (errno != 0 || end == text || *end != ':') {
-        fprintf(stderr, "generate: -c expects SECONDS:PROMPT, got \"%s\"\n", text);
+        fprintf(stderr, "generate: %s expects SECONDS:PROMPT, got \"%s\"\n", option, text);
         return 0;
     }
-    out->prompt = end + 1;
+    *prompt = end + 1;
     return 1;
 }
 
 int main(int argc, char **argv) {
     static kinema_shot shots[KINEMA_MAX_SHOTS];
+    /* Beats of each shot; row KINEMA_MAX_SHOTS holds those of a single PROMPT. */
+    static kinema_beat beats[KINEMA_MAX_SHOTS + 1][KINEMA_MAX_BEATS];
+    int32_t beat_counts[KINEMA_MAX_SHOTS + 1] = {0};
     int32_t shot_count = 0;
+    int row;
     const char *model_path = NULL;
     const char *prompt = NULL;
     int quiet = 0;
@@ -158,7 +165,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "generate: at most %d shots\n", KINEMA_MAX_SHOTS);
                 return 2;
             }
-            ok = parse_shot(value, &shots[shot_count++]);
+            ok = parse_timed(arg, value, &shots[shot_count].duration_seconds, &shots[shot_count].prompt);
+            shot_count++;
+            break;
+        case 'b':
+            row = shot_count > 0 ? shot_count - 1 : KINEMA_MAX_SHOTS;
+            if (beat_counts[row] == KINEMA_MAX_BEATS) {
+                fprintf(stderr, "generate: at most %d beats in a shot\n", KINEMA_MAX_BEATS);
+                return 2;
+            }
+            ok = parse_timed(arg, value, &beats[row][beat_counts[row]].at_seconds, &beats[row][beat_counts[row]].prompt);
+            beat_counts[row]++;
             break;
         default:
             usage(stderr);
@@ -171,9 +188,19 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (shot_count > 0 && beat_counts[KINEMA_MAX_SHOTS] > 0) {
+        fprintf(stderr, "generate: a -b before the first -c belongs to no shot\n");
+        return 2;
+    }
     params.prompt = prompt;
     params.shots = shot_count > 0 ? shots : NULL;
     params.shot_count = shot_count;
+    for (i = 0; i < shot_count; i++) {
+        shots[i].beats = beat_counts[i] > 0 ? beats[i] : NULL;
+        shots[i].beat_count = beat_counts[i];
+    }
+    params.beats = beat_counts[KINEMA_MAX_SHOTS] > 0 ? beats[KINEMA_MAX_SHOTS] : NULL;
+    params.beat_count = beat_counts[KINEMA_MAX_SHOTS];
     params.log_callback = on_log;
     model_params.log_callback = on_log;
 

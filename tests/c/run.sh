@@ -171,12 +171,14 @@ valgrind_run 0 success "$TMP/generate" -q -m "$MODEL" "${QUICK[@]}" -o "$video" 
 grep -q "seed 5" "$TMP/success.out" || fail "the example did not report its seed: $(cat "$TMP/success.out")"
 rm -f "$video"
 valgrind_run 0 shots "$TMP/generate" -q -m "$MODEL" -W 32 -H 32 -r 16 -s 2 -o "$video" -S 5 \
-    -c "0.5:a red fox" -c "0.25:a snowy field"
-grep -q "12 frames" "$TMP/shots.out" && grep -q "cuts at 0.5 s (frame 8)" "$TMP/shots.out" ||
+    -c "0.5:a red fox" -b "0.25:a red fox asleep" -c "0.25:a snowy field"
+grep -q "12 frames" "$TMP/shots.out" && grep -q "cuts at 0.5 s (frame 8)" "$TMP/shots.out" &&
+    grep -q "shot 1: beats start at latent frames 3" "$TMP/shots.out" ||
     fail "the example's two shots: $(cat "$TMP/shots.out")"
 rm -f "$video"
 valgrind_run 2 shots-and-prompt "$TMP/generate" -q -m "$MODEL" -c "0.5:a red fox" -o "$video" "a prompt"
 valgrind_run 2 bad-shot "$TMP/generate" -q -m "$MODEL" -c "half:a red fox" -o "$video"
+valgrind_run 2 stray-beat "$TMP/generate" -q -m "$MODEL" -b "0.5:a fox" -c "1:a red fox" -o "$video"
 # (The valgrind runs write .safetensors: memcheck reports libswscale's SIMD reading past the
 # end of the RGB rows the MP4 writer hands it; the MP4 path runs in step 4.)
 valgrind_run 1 bad-size "$TMP/generate" -q -m "$MODEL" "${QUICK[@]}" -W 33 -o "$video" "a red fox"
