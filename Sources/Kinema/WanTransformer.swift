@@ -445,6 +445,11 @@ public final class WanTransformer: @unchecked Sendable {
         guard timestep.isFinite else {
             throw KinemaError.invalidArgument("timestep must be finite, got \(timestep)")
         }
+        guard let lastStart = schedule.last?.firstFrame, lastStart < frames,
+              schedule.allSatisfy({ $0.firstFrame % pt == 0 }) else {
+            throw KinemaError.invalidArgument(
+                "a context schedule \(schedule.map(\.firstFrame)) must start on whole \(pt)-frame patches within the latent's \(frames) frames")
+        }
         let tokens = grid.f * grid.h * grid.w
         try cancel?.check()
 
@@ -455,11 +460,6 @@ public final class WanTransformer: @unchecked Sendable {
         gatherPatches(latent, grid: grid, into: ws.patches)
         patchEmbedding.apply(ws.patches, rows: tokens, out: ws.x, scratch: ws.scratch)
 
-        guard let lastStart = schedule.last?.firstFrame, lastStart < frames,
-              schedule.allSatisfy({ $0.firstFrame % pt == 0 }) else {
-            throw KinemaError.invalidArgument(
-                "a context schedule \(schedule.map(\.firstFrame)) must start on whole \(pt)-frame patches within the latent's \(frames) frames")
-        }
         var modulation = [Float](repeating: 0, count: 6 * dim)
         for (i, block) in blocks.enumerated() {
             try cancel?.check()

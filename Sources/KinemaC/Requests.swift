@@ -149,18 +149,8 @@ extension JobSettings {
     }
 
     private static func shots(_ p: kinema_generate_params, name: String) throws -> [Shot] {
-        let count = Int(p.shot_count)
-        guard (0...Int(KINEMA_MAX_SHOTS)).contains(count) else {
-            throw CallFailure.invalid("\(name).shot_count is \(count); expected 0 to \(KINEMA_MAX_SHOTS)")
-        }
-        guard count > 0 else {
-            guard p.shots == nil else { throw CallFailure.invalid("\(name).shots is set but shot_count is 0") }
-            return []
-        }
-        guard let base = p.shots else {
-            throw CallFailure.invalid("\(name).shots is NULL but shot_count is \(count)")
-        }
-        return try UnsafeBufferPointer(start: base, count: count).enumerated().map { k, shot in
+        try elements(p.shots, count: p.shot_count, maximum: KINEMA_MAX_SHOTS, field: "\(name).shots",
+                     countField: "\(name).shot_count").enumerated().map { k, shot in
             let field = "\(name).shots[\(k)]"
             let d = shot.duration_seconds
             guard d.isFinite, d > 0, d <= Limits.duration else {
@@ -174,21 +164,28 @@ extension JobSettings {
 
     private static func beats(_ base: UnsafePointer<kinema_beat>?, count: Int32, field: String,
                               countField: String) throws -> [Beat] {
-        guard (0...KINEMA_MAX_BEATS).contains(count) else {
-            throw CallFailure.invalid("\(countField) is \(count); expected 0 to \(KINEMA_MAX_BEATS)")
+        try elements(base, count: count, maximum: KINEMA_MAX_BEATS, field: field, countField: countField)
+            .enumerated().map { k, beat in
+                let t = beat.at_seconds
+                guard t.isFinite, t > 0, t <= Limits.duration else {
+                    throw CallFailure.invalid("\(field)[\(k)].at_seconds is \(t); expected a positive time up to \(Limits.duration)")
+                }
+                return Beat(atSeconds: t, prompt: try decodeString(beat.prompt, field: "\(field)[\(k)].prompt"))
+            }
+    }
+
+    /// A caller's array and its count: 0 … maximum elements, NULL exactly when the count is 0.
+    private static func elements<T>(_ base: UnsafePointer<T>?, count: Int32, maximum: Int32, field: String,
+                                    countField: String) throws -> UnsafeBufferPointer<T> {
+        guard (0...maximum).contains(count) else {
+            throw CallFailure.invalid("\(countField) is \(count); expected 0 to \(maximum)")
         }
         guard count > 0 else {
             guard base == nil else { throw CallFailure.invalid("\(field) is set but \(countField) is 0") }
-            return []
+            return UnsafeBufferPointer(start: nil, count: 0)
         }
         guard let base else { throw CallFailure.invalid("\(field) is NULL but \(countField) is \(count)") }
-        return try UnsafeBufferPointer(start: base, count: Int(count)).enumerated().map { k, beat in
-            let t = beat.at_seconds
-            guard t.isFinite, t > 0, t <= Limits.duration else {
-                throw CallFailure.invalid("\(field)[\(k)].at_seconds is \(t); expected a positive time up to \(Limits.duration)")
-            }
-            return Beat(atSeconds: t, prompt: try decodeString(beat.prompt, field: "\(field)[\(k)].prompt"))
-        }
+        return UnsafeBufferPointer(start: base, count: Int(count))
     }
 
     private static func outputFormat(_ value: Int32, path: String?, name: String) throws -> OutputFormat? {

@@ -106,7 +106,7 @@ func generate(_ args: [String]) throws {
         throw UsageError(description: shots.isEmpty ? "generate needs --prompt (or --shot)"
                                                     : "give either --prompt or --shot, not both")
     }
-    if !beats.isEmpty && o.ordered.first?.name == "beat" && prompt == nil {
+    if !beats.isEmpty && !shots.isEmpty {  // beats given before the first --shot
         throw UsageError(description: "--beat follows the --shot (or --prompt) it belongs to")
     }
     guard let output = o.string("output") else { throw UsageError(description: "generate needs --output") }
