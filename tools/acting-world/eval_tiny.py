@@ -94,13 +94,21 @@ def row_shots(row: dict, index: int, beats: bool = False) -> list[tuple[str, flo
     return shots
 
 
+def shot_options(shots: list[tuple[str, float, list[tuple[float, str]]]]) -> list[str]:
+    """`kinema generate` options for (prompt, seconds, beats) shots: each --shot, then its --beats."""
+    options = []
+    for prompt, seconds, beats in shots:
+        options += ["--shot", f"{seconds:g}:{prompt}"]
+        for at, text in beats:
+            options += ["--beat", f"{at:g}:{text}"]
+    return options
+
+
 def kinema_command(args: argparse.Namespace, row: dict, index: int, target: Path) -> list[str]:
+    """The command for one row; `args.shots` (set by --beats too) makes it shot by shot."""
     cmd = [str(args.kinema), "generate", "--model", str(args.model)]
-    if args.shots or getattr(args, "beats", False):
-        for prompt, seconds, beats in row_shots(row, index, beats=getattr(args, "beats", False)):
-            cmd += ["--shot", f"{seconds:g}:{prompt}"]
-            for at, text in beats:
-                cmd += ["--beat", f"{at:g}:{text}"]
+    if args.shots:
+        cmd += shot_options(row_shots(row, index, beats=args.beats))
     else:
         cmd += ["--prompt", row["prompt"], "--duration", f"{float(row['spec']['duration']):g}"]
     return cmd + ["--seed", str(args.seed + index), "--output", str(target)]

@@ -15,6 +15,8 @@ The vocabulary is deliberately small (see `vocabulary()`); it trains the tokeniz
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from world import (ACTIONS, BACKGROUND_NAMES, COLOUR_NAMES, EMOTIONS, FRAMINGS, ClipSpec,
@@ -329,10 +331,8 @@ def beat_prompts(spec: ClipSpec, k: int, rng: np.random.Generator) -> tuple[str,
     shot = alone.shots[0]
 
     def holding(emotion: str) -> str:
-        still = ClipSpec(colour=alone.colour, duration=alone.duration, shots=[Shot(
-            start=0.0, end=shot.end, framing=shot.framing, action=shot.action, background=shot.background,
-            emotions=[EmotionEvent(0.0, emotion)], x_start=shot.x_start, x_end=shot.x_end)])
-        return spec_to_prompt(still, rng)
+        still = replace(shot, emotions=[EmotionEvent(0.0, emotion)])
+        return spec_to_prompt(replace(alone, shots=[still]), rng)
 
     return holding(shot.emotions[0].emotion), [(e.time, holding(e.emotion)) for e in shot.emotions[1:]]
 

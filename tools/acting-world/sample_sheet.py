@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "judge"))
 
 from contact_sheet import BG, INK, _font  # noqa: E402
+from eval_tiny import row_shots, shot_options  # noqa: E402
 from generate import HELDOUT_PATH, atomic_write_bytes, load_jsonl  # noqa: E402
 from video_io import load_video  # noqa: E402
 from world import ACTIONS, EMOTIONS, FRAMINGS, ClipSpec, render_clip  # noqa: E402
@@ -42,10 +43,7 @@ DEFAULT_CLIPS = "heldout_000,heldout_008,heldout_022,heldout_030,heldout_046,hel
 def run_kinema(args, row: dict, seed: int, output: Path, shots: list | None = None) -> None:
     cmd = [str(args.kinema), "generate", "--model", str(args.model)]
     if shots:
-        for prompt, seconds, beats in shots:
-            cmd += ["--shot", f"{seconds:g}:{prompt}"]
-            for at, text in beats:
-                cmd += ["--beat", f"{at:g}:{text}"]
+        cmd += shot_options(shots)
     else:
         cmd += ["--prompt", row["prompt"], "--duration", f"{float(row['spec']['duration']):g}"]
     cmd += ["--seed", str(seed), "--output", str(output)]
@@ -101,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             generated, fps = load_video(raw)
             fps = fps or 8.0
             rows_out = [("generated", generated)]
-            from eval_tiny import row_shots
             for wanted, beats, suffix, name in ((args.shots, False, "shots", "shot by shot"),
                                                 (args.beats, True, "beats", "with beats")):
                 if not wanted:

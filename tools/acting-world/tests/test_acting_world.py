@@ -349,7 +349,7 @@ class EvalCommandTests(unittest.TestCase):
         cmd = eval_tiny.kinema_command(args, rows[single], single, Path("o.safetensors"))
         self.assertEqual([a for a in cmd if a == "--shot"], ["--shot"])
         self.assertEqual(cmd[cmd.index("--shot") + 1], f"{rows[single]['spec']['duration']:g}:{rows[single]['prompt']}")
-        args.beats = True
+        args.beats = True  # as main() sets it: --beats implies --shots
         changing = next(i for i, r in enumerate(rows)
                         if len(r["spec"]["shots"]) > 1 and any(len(s["emotions"]) > 1 for s in r["spec"]["shots"]))
         cmd = eval_tiny.kinema_command(args, rows[changing], changing, Path("o.safetensors"))
