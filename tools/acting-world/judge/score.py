@@ -185,7 +185,9 @@ def score_clip(judge: Judge, frames: np.ndarray, fps: float, timeline: dict, whe
             continue
         sel = (t >= lo - 1e-9) & (t < hi - 1e-9)
         got = EMOTIONS[_majority(pred["emotion"][sel], pred["emotion_p"][sel])] if sel.any() else None
-        bins.append({"start": lo, "intended": seg["emotion"], "predicted": got})
+        shot = _segment_at(tl["shots"], (lo + hi) / 2)
+        bins.append({"start": lo, "intended": seg["emotion"], "predicted": got,
+                     "framing": shot["framing"] if shot else None, "action": shot["action"] if shot else None})
 
     # motion and framing per shot
     shots = []
@@ -265,6 +267,30 @@ def summarise(results: list[dict]) -> str:
     lines.append(f"clips: {len(results)}; matched cuts: {len(errs)}, mean |cut time error| "
                  f"{(np.mean(errs) if errs else float('nan')):.3f} s, max {(max(errs) if errs else float('nan')):.3f} s; "
                  f"missed cuts: {missed}; spurious cuts: {spurious}")
+    lines += ["", "Emotion timeline by intended emotion, framing and action (correct / half-seconds):", "",
+              emotion_breakdown(results)]
+    return "\n".join(lines)
+
+
+EMOTION_GROUPS = [("close-up, still", "closeup", False), ("close-up, moving", "closeup", True),
+                  ("wide, still", "wide", False), ("wide, moving", "wide", True)]
+
+
+def emotion_breakdown(results: list[dict]) -> str:
+    """A table of the emotion bins of every clip: one row per intended emotion, one column per
+    framing and still/moving shot (left, right or jump), as `correct / total (accuracy)`."""
+    def cell(bins: list[dict]) -> str:
+        ok = sum(b["predicted"] == b["intended"] for b in bins)
+        return f"{ok} / {len(bins)} ({ok / len(bins) * 100:.0f}%)" if bins else "-"
+
+    every = [b for r in results for b in r["emotion_bins"]]
+    lines = ["| intended | " + " | ".join(name for name, _, _ in EMOTION_GROUPS) + " | all |",
+             "|---" * (len(EMOTION_GROUPS) + 2) + "|"]
+    for emotion in [*EMOTIONS, None]:
+        rows = [b for b in every if emotion is None or b["intended"] == emotion]
+        cells = [cell([b for b in rows if b.get("framing") == framing and (b.get("action") != "still") == moving])
+                 for _, framing, moving in EMOTION_GROUPS]
+        lines.append(f"| {emotion or 'all'} | " + " | ".join(cells) + f" | {cell(rows)} |")
     return "\n".join(lines)
 
 

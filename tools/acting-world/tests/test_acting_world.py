@@ -306,6 +306,8 @@ class JudgeTests(unittest.TestCase):
         for metric in ("colour", "emotion", "motion", "framing", "cuts"):
             self.assertEqual(r["accuracy"][metric], 1.0, (metric, r))
         self.assertEqual(r["cut_errors_s"], [0.0])
+        self.assertEqual([(b["framing"], b["action"]) for b in r["emotion_bins"]],
+                         [("closeup", "left")] * 4 + [("wide", "jump")] * 4)
 
         wrong = json.loads(json.dumps(tl))
         for s in wrong["shots"]:
@@ -318,6 +320,16 @@ class JudgeTests(unittest.TestCase):
         self.assertEqual(r["accuracy"]["emotion"], 0.0)
         self.assertEqual(r["accuracy"]["motion"], 0.5)
         self.assertEqual(r["accuracy"]["cuts"], 0.0)
+
+        # the breakdown puts every bin in its emotion's row and its shot's column
+        from score import emotion_breakdown
+        right = score_clip(self.judge, render_clip(two_shot_spec(), size=64, fps=8)[0], 8.0, tl)
+        table = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
+                 for line in emotion_breakdown([right, r]).splitlines()[2:]}
+        self.assertEqual(table["angry"], ["-", "2 / 2 (100%)", "-", "-", "2 / 2 (100%)"])
+        self.assertEqual(table["sad"], ["-", "-", "-", "4 / 4 (100%)", "4 / 4 (100%)"])
+        self.assertEqual(table["surprised"], ["-", "0 / 4 (0%)", "-", "0 / 4 (0%)", "0 / 8 (0%)"])
+        self.assertEqual(table["all"], ["-", "4 / 8 (50%)", "-", "4 / 8 (50%)", "8 / 16 (50%)"])
 
         # a single continuous shot misses the intended cut
         one_shot = ClipSpec(colour="green", duration=4.0, shots=[
