@@ -23,6 +23,20 @@ public enum Compute {
         openblas_set_num_threads(Int32(clamped))
     }
 
+    /// The BLAS in use, for reports: "OpenBLAS, <kernel set> kernels, N threads", and what
+    /// Kinema changed in OpenBLAS's kernel choice when it was loaded, if anything (an OpenBLAS
+    /// that does not know the CPU falls back to slow SSE3 kernels; see CKinemaSupport).
+    public static var blasDescription: String {
+        var text = "OpenBLAS, \(blasKernels) kernels, \(openblas_get_num_threads()) threads"
+        if let note = ksupport_blas_core_note() { text += " (\(String(cString: note)))" }
+        return text
+    }
+
+    /// The name of the kernel set OpenBLAS runs ("Haswell", "SkylakeX", "Cooperlake", …).
+    public static var blasKernels: String {
+        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    }
+
     /// Throws when this CPU lacks the instruction sets the kernels were compiled for, so a
     /// host gets an error at model load instead of an illegal-instruction crash later.
     public static func requireSupportedCPU() throws {

@@ -248,6 +248,7 @@ func info(_ args: [String]) throws {
     let settings = try report.estimate(width: o.int("width"), height: o.int("height"), frames: o.int("frames"))
     print(report.describe())
     print(settings)
+    print("BLAS: \(Compute.blasDescription)")
 }
 
 // MARK: - main

@@ -19,6 +19,19 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// An OpenBLAS that did not know this CPU and fell back to its SSE3 "Prescott" kernels has
+    /// been switched, at load, to kernels for the instruction sets the CPU has.
+    func testOpenBLASRunsKernelsForThisCPU() throws {
+        let environment = ProcessInfo.processInfo.environment
+        try XCTSkipIf(environment["OPENBLAS_CORETYPE"] != nil || environment["KINEMA_KEEP_BLAS_CORE"] != nil,
+                      "the environment chooses OpenBLAS's kernels")
+        let description = Compute.blasDescription
+        XCTAssertTrue(description.hasPrefix("OpenBLAS, "), description)
+        if (try? Compute.requireSupportedCPU()) != nil {
+            XCTAssertNotEqual(Compute.blasKernels.lowercased(), "prescott", description)
+        }
+    }
+
     func testLinearRejectsMismatchedShapes() {
         let x = Tensor(zeros: [2, 3])
         let w = Tensor(zeros: [4, 5])
