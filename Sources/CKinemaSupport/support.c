@@ -33,9 +33,10 @@ const char *ksupport_own_image_path(void) {
  * under OpenBLAS 0.3.21, for example) is not in its table and gets the "Prescott" fallback:
  * SSE3 kernels, 5-10 times slower than the AVX-512 ones the same CPU runs. When that happened
  * and the user did not choose with OPENBLAS_CORETYPE, the constructor below asks OpenBLAS to
- * choose again, through its own initialisation (gotoblas_dynamic_quit, then
- * gotoblas_dynamic_init with OPENBLAS_CORETYPE naming the best kernel set the CPU's features
- * allow), as if the variable had been set before the process started. It runs when this code
+ * choose again, through its own initialisation (its worker threads stopped, then
+ * gotoblas_dynamic_quit and gotoblas_dynamic_init with OPENBLAS_CORETYPE naming the best kernel
+ * set the CPU's features allow, then the threads started again), as if the variable had been
+ * set before the process started. It runs when this code
  * is loaded, before Kinema makes any BLAS call; the variable is removed again afterwards. The
  * functions are looked up at run time, so an OpenBLAS without them (a build for one CPU) is
  * left as it is. KINEMA_KEEP_BLAS_CORE=1 turns the choice off. */
@@ -64,10 +65,13 @@ static const char *best_blas_core(void) {
 __attribute__((constructor)) static void choose_blas_core(void) {
     typedef char *(*name_fn)(void);
     typedef void (*void_fn)(void);
+    typedef int (*int_fn)(void);
     name_fn corename = (name_fn)dlsym(RTLD_DEFAULT, "openblas_get_corename");
     void_fn quit = (void_fn)dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
     void_fn init = (void_fn)dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
-    if (corename == NULL || quit == NULL || init == NULL) return;
+    int_fn stop_threads = (int_fn)dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    int_fn start_threads = (int_fn)dlsym(RTLD_DEFAULT, "blas_thread_init");
+    if (corename == NULL || quit == NULL || init == NULL || stop_threads == NULL || start_threads == NULL) return;
     const char *keep = getenv("KINEMA_KEEP_BLAS_CORE");
     if (getenv("OPENBLAS_CORETYPE") != NULL || (keep != NULL && strcmp(keep, "0") != 0)) return;
     const char *before = corename();
@@ -77,8 +81,13 @@ __attribute__((constructor)) static void choose_blas_core(void) {
     char was[32];
     snprintf(was, sizeof was, "%s", before);
     if (setenv("OPENBLAS_CORETYPE", target, 1) != 0) return;
+    /* OpenBLAS's worker threads, started when it was loaded, may still be starting up, and a
+       worker that allocates its buffers while the kernel table is unset initialises it itself:
+       stop them (they are joined) before the table is reset, and start them again after. */
+    stop_threads();
     quit();
     init();
+    start_threads();
     unsetenv("OPENBLAS_CORETYPE");
     const char *after = corename();
     snprintf(blas_note, sizeof blas_note,
