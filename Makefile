@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_RELEASE = $(SWIFT) build -c release
 
-.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 clean lib header header-check install test-capi test-c test-python train-tiny eval-tiny
+.PHONY: all deps build build-debug test demo bench bench-kernels bench-dit bench-vae bench-umt5 bench-tiny clean lib header header-check install test-capi test-c test-python train-tiny eval-tiny
 
 # Where `make install` puts libkinema.so, kinema.h and kinema.pc.
 PREFIX ?= /usr/local
@@ -91,11 +91,15 @@ demo: build
 # Benchmarks (not tests): each prints Kinema's numbers beside a reference run on the same
 # machine. The model benchmarks need the reference virtualenv (tools/reference/setup-venv.sh,
 # or PYTHON=...). bench-kernels needs nothing else.
-bench: bench-kernels bench-dit bench-vae bench-umt5
+bench: bench-kernels bench-tiny bench-dit bench-vae bench-umt5
 
 bench-kernels: build
 	.build/release/kinema-bench gemm
 	.build/release/kinema-bench attention
+
+# Kinema-Tiny end to end, a 5-second clip: the kinema program beside diffusers' WanPipeline.
+bench-tiny: build
+	$(PYTHON) tools/bench/tiny.py $(BENCH_ARGS)
 
 bench-dit: build
 	bash tools/bench/dit.sh
