@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "kinema-tiny")
     ap.add_argument("--kinema", type=Path, default=ROOT / ".build" / "release" / "kinema")
-    ap.add_argument("--duration", type=float, default=5.0, help="seconds of video (rounded to 4k+1 frames)")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds of video (rounded to the VAE's frame counts, 4k+1)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="threads of each engine")
     ap.add_argument("--busy", type=int, default=0, help="processes spinning on the CPU during the runs")
@@ -69,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     settings = json.loads((args.model / "kinema.json").read_text(encoding="utf-8"))
     fps = float(settings["fps"])
-    frames = 4 * round(args.duration * fps / 4) + 1
     pipe = WanPipeline.from_pretrained(str(args.model), dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
+    temporal = int(pipe.vae.config.scale_factor_temporal)
+    frames = temporal * round(args.duration * fps / temporal) + 1
 
     def torch_run() -> float:
         start = time.perf_counter()
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     spinners = [mp.Process(target=spin, daemon=True) for _ in range(args.busy)]
     for p in spinners:
         p.start()
-    kinema_s, torch_s = [], []
+    seconds = {"kinema": [], "torch": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "clip.mp4"
@@ -95,12 +96,12 @@ def main(argv: list[str] | None = None) -> int:
                 # alternate which engine goes first
                 order = [("kinema", lambda: kinema_run(args, frames, out)), ("torch", torch_run)]
                 for name, run in order if r % 2 == 0 else order[::-1]:
-                    seconds = run()
-                    (kinema_s if name == "kinema" else torch_s).append(seconds)
-                    print(f"run {r + 1}: {name} {seconds:.2f} s", flush=True)
+                    seconds[name].append(run())
+                    print(f"run {r + 1}: {name} {seconds[name][-1]:.2f} s", flush=True)
     finally:
         for p in spinners:
             p.terminate()
+    kinema_s, torch_s = seconds["kinema"], seconds["torch"]
     k, t = statistics.median(kinema_s), statistics.median(torch_s)
     print(f"Kinema-Tiny, {frames} frames ({frames / fps:.2f} s) at {settings['width']}x{settings['height']}, "
           f"{settings['steps']} steps, guidance {settings['guidance']}, {args.threads} threads each, "
