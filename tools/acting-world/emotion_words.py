@@ -38,6 +38,13 @@ def prompt_for(emotion: str, colour: str = "blue") -> str:
     return f"A close-up of a {colour} character standing still, looking {EMOTION_ADJ[emotion][0]}."
 
 
+def generation_args(args: argparse.Namespace) -> argparse.Namespace:
+    """What `eval_tiny.generate` reads: one prompt per clip (not shot by shot), the model's
+    recommended steps and guidance; it gives row i the seed `seed` + i, so seeds 1..N."""
+    return argparse.Namespace(out=args.out, reuse=False, kinema=args.kinema, model=args.model, seed=1,
+                              steps=None, guidance=None, threads=args.threads, shots=False, beats=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "kinema-tiny")
@@ -55,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     judge = Judge.load()
-    # eval_tiny.generate gives row i the seed `seed` + i: seeds 1..N.
-    gen_args = argparse.Namespace(out=args.out, reuse=False, kinema=args.kinema, model=args.model, seed=1,
-                                  steps=None, guidance=None, threads=args.threads)
+    gen_args = generation_args(args)
     lines, hits = [], []
     for emotion in EMOTIONS:
         rows = [{"id": f"{emotion}-{s}", "prompt": prompt_for(emotion), "spec": {"duration": DURATION}}

@@ -160,6 +160,21 @@ class PromptTests(unittest.TestCase):
             self.assertTrue(set(words) <= known, set(words) - known)
             self.assertEqual(prompt.replace(words[-1], "WORD"), prompts[0].replace(prompts[0].rstrip(".").split()[-1], "WORD"))
 
+    def test_emotion_word_clips_are_generated_from_one_prompt(self):
+        """emotion_words.py hands eval_tiny.generate what it reads: each clip is one --prompt of
+        2 s with seeds 1..N, not shot by shot."""
+        import argparse
+        import emotion_words
+        import eval_tiny
+        args = argparse.Namespace(out=Path("out"), kinema=Path("kinema"), model=Path("m"), threads=2)
+        gen = emotion_words.generation_args(args)
+        row = {"id": "sad-2", "prompt": emotion_words.prompt_for("sad"), "spec": {"duration": 2.0}}
+        cmd = eval_tiny.kinema_command(gen, row, 1, Path("o.safetensors"))
+        self.assertEqual(cmd[cmd.index("--prompt") + 1], row["prompt"])
+        self.assertEqual(cmd[cmd.index("--duration") + 1], "2")
+        self.assertEqual(cmd[cmd.index("--seed") + 1], "2")
+        self.assertNotIn("--shot", cmd)
+
     def test_shot_prompts_describe_each_shot_alone(self):
         """Each shot as a clip of its own renders the very frames of that shot in the whole clip,
         and its prompt states its colour and its events' times counted from the shot's start."""
