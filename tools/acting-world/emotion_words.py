@@ -2,6 +2,7 @@
 """Does a model draw the emotion a prompt names? One prompt per emotion, nothing else changed.
 
     python tools/acting-world/emotion_words.py [--model models/kinema-tiny] [--seeds 6]
+                                               [--colour blue | --colour all]
                                                [--out out/emotion-words] [--threads 2]
 
 For each emotion the prompt "A close-up of a blue character standing still, looking <word>."
@@ -11,6 +12,11 @@ reads the emotion of every frame from frame 4 on (the first latent frame of a cl
 alone and carries little of the face), and this prints, per prompted emotion, the share of
 frames read as each emotion. The timeline score of `eval_tiny.py` mixes emotion with timing,
 cuts, framing and motion; this isolates whether the words themselves reach the face.
+
+`--colour all` gives seed s the s-th of the world's colours in turn ("A close-up of a red
+character ..."), for 6 seeds each colour once. The blue default keeps the tables of earlier
+runs comparable, but it is the hardest colour for sad: the tears are pale blue lines, which a
+blue face hides.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ sys.path.insert(0, str(HERE / "judge"))
 
 from eval_tiny import generate  # noqa: E402
 from prompts import EMOTION_ADJ  # noqa: E402
-from world import EMOTIONS  # noqa: E402
+from world import COLOUR_NAMES, EMOTIONS  # noqa: E402
 
 FIRST_FRAME = 4
 DURATION = 2.0
@@ -36,6 +42,11 @@ DURATION = 2.0
 
 def prompt_for(emotion: str, colour: str = "blue") -> str:
     return f"A close-up of a {colour} character standing still, looking {EMOTION_ADJ[emotion][0]}."
+
+
+def colour_for(seed: int, colour: str) -> str:
+    """The character's colour for seed 1..N: `colour`, or with "all" the world's colours in turn."""
+    return COLOUR_NAMES[(seed - 1) % len(COLOUR_NAMES)] if colour == "all" else colour
 
 
 def generation_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -51,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinema", type=Path, default=ROOT / ".build" / "release" / "kinema")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "emotion-words")
     ap.add_argument("--seeds", type=int, default=6, help="clips per emotion, seeds 1..N")
+    ap.add_argument("--colour", default="blue", choices=COLOUR_NAMES + ["all"],
+                    help="the character's colour, or all: the world's colours in turn over the seeds")
     ap.add_argument("--threads", type=int, help="threads for kinema (default: all cores)")
     args = ap.parse_args(argv)
     if args.seeds < 1:
@@ -65,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     gen_args = generation_args(args)
     lines, hits = [], []
     for emotion in EMOTIONS:
-        rows = [{"id": f"{emotion}-{s}", "prompt": prompt_for(emotion), "spec": {"duration": DURATION}}
+        rows = [{"id": f"{emotion}-{s}", "prompt": prompt_for(emotion, colour_for(s, args.colour)),
+                 "spec": {"duration": DURATION}}
                 for s in range(1, args.seeds + 1)]
         generate(gen_args, rows)
         counts = np.zeros(len(EMOTIONS), dtype=np.int64)
@@ -76,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         hits.append(shares[EMOTIONS.index(emotion)])
         lines.append(f"| {EMOTION_ADJ[emotion][0]} | " + " | ".join(f"{v:.0%}" for v in shares) + f" | {counts.sum()} |")
     print(f"\nemotion the judge reads in frames {FIRST_FRAME}+ of {DURATION:g}-second clips, {args.seeds} seeds, "
-          f"model {args.model}")
+          f"colour {args.colour}, model {args.model}")
     print("| prompt: looking ... | " + " | ".join(EMOTIONS) + " | frames |")
     print("|---" * (len(EMOTIONS) + 2) + "|")
     print("\n".join(lines))

@@ -174,6 +174,9 @@ class PromptTests(unittest.TestCase):
         self.assertEqual(cmd[cmd.index("--duration") + 1], "2")
         self.assertEqual(cmd[cmd.index("--seed") + 1], "2")
         self.assertNotIn("--shot", cmd)
+        self.assertEqual([emotion_words.colour_for(s, "blue") for s in (1, 2)], ["blue", "blue"])
+        cycled = [emotion_words.colour_for(s, "all") for s in range(1, 2 * len(COLOUR_NAMES) + 1)]
+        self.assertEqual(cycled, COLOUR_NAMES * 2)
 
     def test_shot_prompts_describe_each_shot_alone(self):
         """Each shot as a clip of its own renders the very frames of that shot in the whole clip,
