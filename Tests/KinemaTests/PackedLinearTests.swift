@@ -44,7 +44,24 @@ final class PackedLinearTests: XCTestCase {
         return out
     }
 
+    /// The kernels this CPU runs: the AVX2 one, and the AVX-512 one where the CPU has it.
+    static var kernels: [Bool] { PackedLinearWeight.cpuHasAVX512 ? [false, true] : [false] }
+
+    override func tearDown() {
+        PackedLinearWeight.useAVX512 = PackedLinearWeight.cpuHasAVX512
+        super.tearDown()
+    }
+
+    /// `checkOne` with each kernel this CPU runs.
     func check(_ parts: [(DType, Int)], k: Int, rows: [Int], file: StaticString = #filePath, line: UInt = #line) throws {
+        for wide in Self.kernels {
+            PackedLinearWeight.useAVX512 = wide
+            try checkOne(parts, k: k, rows: rows, file: file, line: line)
+        }
+        PackedLinearWeight.useAVX512 = PackedLinearWeight.cpuHasAVX512
+    }
+
+    func checkOne(_ parts: [(DType, Int)], k: Int, rows: [Int], file: StaticString = #filePath, line: UInt = #line) throws {
         var datas: [WeightData] = []
         var values: [Float] = []
         for (index, (dtype, n)) in parts.enumerated() {
@@ -85,6 +102,38 @@ final class PackedLinearTests: XCTestCase {
                     }
                 }
                 XCTAssertLessThanOrEqual(worst, 1e-5 * Double(max(k, 1)), "\(parts) k \(k) m \(m) accumulate \(accumulate)", file: file, line: line)
+            }
+        }
+    }
+
+    /// Where the CPU has AVX-512, bf16 and float32 weights run on its 12-row kernel and f16 ones
+    /// on the AVX2 kernel; both sum each output in the same order with fused multiply-adds, so
+    /// the two kernels give the same bits for every row count, ragged panel and accumulation.
+    func testAVX512KernelGivesTheAVX2KernelsBits() throws {
+        guard PackedLinearWeight.cpuHasAVX512 else { throw XCTSkip("this CPU has no AVX-512F") }
+        for dtype in [DType.bf16, .f32, .f16] {
+            for (n, k) in [(1, 1), (17, 7), (40, 300), (16, 4096)] {
+                let packed = try PackedLinearWeight(try Self.weight(dtype, n: n, k: k, seed: UInt64(n + k)).0)
+                for m in [1, 5, 6, 7, 11, 12, 13, 24, 25, 40] {
+                    var g = Generator(state: UInt64(m * 31 + k))
+                    let x = (0..<(m * k)).map { _ in g.next() }
+                    for accumulate in [false, true] {
+                        var results: [[Float]] = []
+                        for wide in [false, true] {
+                            PackedLinearWeight.useAVX512 = wide
+                            XCTAssertEqual(packed.kernelRowBlock, wide && dtype != .f16 ? 12 : 6)
+                            var out = (0..<(m * (n + 1))).map { Float($0 % 5) }
+                            x.withPointer { xp in
+                                out.withMutablePointer { op in
+                                    packed.apply(xp, rows: m, rowStride: k, out: op, outStride: n + 1, accumulate: accumulate)
+                                }
+                            }
+                            results.append(out)
+                        }
+                        XCTAssertEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern),
+                                       "\(dtype) n \(n) k \(k) m \(m) accumulate \(accumulate)")
+                    }
+                }
             }
         }
     }

@@ -11,6 +11,7 @@
 // weights. Arithmetic is float32 throughout, so results equal a float32 GEMM on the widened
 // weights up to summation order.
 
+import CKinemaSupport
 import Foundation
 
 /// Eight float32 lanes: one AVX register, the unit of the micro-kernel.
@@ -40,6 +41,17 @@ public struct PackedLinearWeight: Sendable {
     /// Rows of x handled per micro-kernel call (6 × 2 accumulators + 2 weight vectors + 1
     /// broadcast fit the 16 AVX registers).
     static let rowBlock = 6
+    /// Rows per call of the AVX-512 kernel (`ksupport_packed_panel_avx512`: 12 accumulators of
+    /// the 32 registers), which runs bf16 and float32 panels where the CPU has AVX-512F.
+    static let wideRowBlock = 12
+    /// Whether bf16 and float32 panels use the AVX-512 kernel: the CPU's answer, changed only by
+    /// tests that compare both kernels.
+    nonisolated(unsafe) static var useAVX512 = cpuHasAVX512
+    static let cpuHasAVX512 = ksupport_cpu_has_avx512() != 0
+
+    /// Rows per micro-kernel call for this weight now.
+    var kernelRowBlock: Int { usesAVX512 ? Self.wideRowBlock : Self.rowBlock }
+    private var usesAVX512: Bool { element != .f16 && Self.useAVX512 }
     /// Bytes of packed input rows processed against all panels before moving on.
     static let inputBlockBytes = 2 << 20
 
@@ -151,14 +163,16 @@ public struct PackedLinearWeight: Sendable {
             if !accumulate { for r in 0..<m { (out + r * outStride).update(repeating: 0, count: n) } }
             return
         }
-        // x packed per block of 6 rows, input index outermost: the kernel reads it as one stream.
+        // x packed per block of 6 (AVX-512: 12) rows, input index outermost: the kernel reads it
+        // as one stream.
         let owned = workspace == nil ? UnsafeMutablePointer<Float>.allocate(capacity: m * k) : nil
         defer { owned?.deallocate() }
         guard let packed = workspace ?? owned else { return }
-        let blocks = (m + Self.rowBlock - 1) / Self.rowBlock
+        let rowBlock = kernelRowBlock
+        let blocks = (m + rowBlock - 1) / rowBlock
         Compute.parallelChunks(blocks) { start, end in
             for b in start..<end {
-                let r0 = b * Self.rowBlock, mr = min(Self.rowBlock, m - r0)
+                let r0 = b * rowBlock, mr = min(rowBlock, m - r0)
                 let dst = packed + r0 * k
                 for i in 0..<mr {
                     let src = x + (r0 + i) * rowStride
@@ -168,6 +182,10 @@ public struct PackedLinearWeight: Sendable {
         }
         words.withUnsafeBufferPointer { buffer in
             guard let panels = buffer.baseAddress else { return }
+            if usesAVX512 {
+                runAVX512(panels, packed, m, out, outStride, accumulate)
+                return
+            }
             switch element {
             case .bf16:
                 run(BFloat16Pairs.self, panels, packed, m, out, outStride, accumulate)
@@ -196,41 +214,62 @@ public struct PackedLinearWeight: Sendable {
         return Tensor(unchecked: shape, data: out)
     }
 
-    private func run<D: PanelDecoding>(
-        _ decoder: D.Type, _ panels: UnsafePointer<UInt32>, _ packed: UnsafePointer<Float>, _ m: Int,
-        _ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ accumulate: Bool
-    ) {
-        let n = outFeatures, k = inFeatures, stride = panelWords
-        // Rows are taken in blocks whose packed inputs (~2 MB) stay in cache while every panel
-        // streams past them; a prompt of a few dozen tokens is a single block, so the weights
-        // are read once. Longer inputs read the weights once per block.
-        let blockRows = max(Self.rowBlock, Self.inputBlockBytes / (4 * k) / Self.rowBlock * Self.rowBlock)
+    /// Calls `body(panel, columns, r0, rows)` for every panel and block of `rowBlock` rows.
+    /// Rows are taken in blocks whose packed inputs (~2 MB) stay in cache while every panel
+    /// streams past them; a prompt of a few dozen tokens is a single block, so the weights are
+    /// read once. Longer inputs read the weights once per block.
+    @inline(__always)
+    private func forEachTile(_ m: Int, rowBlock: Int, _ body: (_ panel: Int, _ columns: Int, _ r0: Int, _ rows: Int) -> Void) {
+        let n = outFeatures, k = inFeatures
+        let blockRows = max(rowBlock, Self.inputBlockBytes / (4 * k) / rowBlock * rowBlock)
         var m0 = 0
         while m0 < m {
             let m1 = m - m0 <= blockRows + blockRows / 2 ? m : m0 + blockRows
             PanelQueue.run(panelCount) { start, end in
                 for p in start..<end {
-                    let panel = panels + p * stride
                     let columns = min(Self.panelWidth, n - p * Self.panelWidth)
                     var r0 = m0
                     while r0 < m1 {
-                        let mr = min(Self.rowBlock, m1 - r0)
-                        let xp = packed + r0 * k
-                        let c = out + r0 * outStride + p * Self.panelWidth
-                        // Constant row counts so that each call inlines a kernel without dead rows.
-                        switch mr {
-                        case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
-                        case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
-                        case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
-                        case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
-                        case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
-                        default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
-                        }
+                        let mr = min(rowBlock, m1 - r0)
+                        body(p, columns, r0, mr)
                         r0 += mr
                     }
                 }
             }
             m0 = m1
+        }
+    }
+
+    private func runAVX512(
+        _ panels: UnsafePointer<UInt32>, _ packed: UnsafePointer<Float>, _ m: Int,
+        _ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ accumulate: Bool
+    ) {
+        let k = inFeatures, stride = panelWords, bf16: Int32 = element == .bf16 ? 1 : 0
+        forEachTile(m, rowBlock: Self.wideRowBlock) { p, columns, r0, mr in
+            ksupport_packed_panel_avx512(bf16, Int32(mr), packed + r0 * k, panels + p * stride, k,
+                                         out + r0 * outStride + p * Self.panelWidth, outStride,
+                                         Int32(columns), accumulate ? 1 : 0)
+        }
+    }
+
+    private func run<D: PanelDecoding>(
+        _ decoder: D.Type, _ panels: UnsafePointer<UInt32>, _ packed: UnsafePointer<Float>, _ m: Int,
+        _ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ accumulate: Bool
+    ) {
+        let k = inFeatures, stride = panelWords
+        forEachTile(m, rowBlock: Self.rowBlock) { p, columns, r0, mr in
+            let panel = panels + p * stride
+            let xp = packed + r0 * k
+            let c = out + r0 * outStride + p * Self.panelWidth
+            // Constant row counts so that each call inlines a kernel without dead rows.
+            switch mr {
+            case 6: microKernel(D.self, rows: 6, xp, panel, k, c, outStride, columns, accumulate)
+            case 5: microKernel(D.self, rows: 5, xp, panel, k, c, outStride, columns, accumulate)
+            case 4: microKernel(D.self, rows: 4, xp, panel, k, c, outStride, columns, accumulate)
+            case 3: microKernel(D.self, rows: 3, xp, panel, k, c, outStride, columns, accumulate)
+            case 2: microKernel(D.self, rows: 2, xp, panel, k, c, outStride, columns, accumulate)
+            default: microKernel(D.self, rows: 1, xp, panel, k, c, outStride, columns, accumulate)
+            }
         }
     }
 }
