@@ -9,7 +9,7 @@ import Foundation
 var kernelFlags: [SwiftSetting] = []
 #if arch(x86_64)
 if ProcessInfo.processInfo.environment["KINEMA_PORTABLE"] == nil {
-    kernelFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+    kernelFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"]), .define("KINEMA_AVX2")]
 }
 #endif
 

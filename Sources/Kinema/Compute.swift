@@ -32,6 +32,19 @@ public enum Compute {
         return text
     }
 
+    /// The micro-kernel of the text encoder's packed 16-bit and float32 weights
+    /// (`PackedLinearWeight`) on this CPU, for reports.
+    public static var textEncoderKernel: String {
+        #if KINEMA_AVX2
+        let swiftKernel = "AVX2"
+        #else
+        let swiftKernel = "portable SIMD"
+        #endif
+        return PackedLinearWeight.useAVX512
+            ? "AVX-512 for bf16 and float32 weights (12 rows x 16 features per call), \(swiftKernel) for float16"
+            : "\(swiftKernel) (6 rows x 16 features per call)"
+    }
+
     /// The name of the kernel set OpenBLAS runs ("Haswell", "SkylakeX", "Cooperlake", …).
     public static var blasKernels: String {
         openblas_get_corename().map { String(cString: $0) } ?? "unknown"

@@ -249,6 +249,7 @@ func info(_ args: [String]) throws {
     print(report.describe())
     print(settings)
     print("BLAS: \(Compute.blasDescription)")
+    print("text encoder kernel: \(Compute.textEncoderKernel)")
 }
 
 // MARK: - main

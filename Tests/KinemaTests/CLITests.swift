@@ -142,7 +142,8 @@ final class CLITests: XCTestCase {
     func testInfoDescribesModel() throws {
         let r = try run(["info", fixtureURL("tiny-pipeline").path, "--width", "64", "--height", "48", "--frames", "9"])
         XCTAssertEqual(r.status, 0, r.err)
-        for needle in ["transformer", "vae", "text_encoder", "WanTransformer3DModel", "BF16", "parameters", "estimate for 64x48, 9 frames"] {
+        for needle in ["transformer", "vae", "text_encoder", "WanTransformer3DModel", "BF16", "parameters", "estimate for 64x48, 9 frames",
+                       "BLAS: OpenBLAS", "text encoder kernel: "] {
             XCTAssertTrue(r.out.contains(needle), "missing \(needle) in \(r.out)")
         }
     }
