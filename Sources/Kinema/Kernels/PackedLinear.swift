@@ -9,7 +9,9 @@
 // 16-feature slice of the panel per input index with two integer operations (bf16 is the
 // upper half of a float32), and broadcasts the 6 inputs against it: 12 FMAs per 32 bytes of
 // weights. Arithmetic is float32 throughout, so results equal a float32 GEMM on the widened
-// weights up to summation order.
+// weights up to summation order. Where the CPU has AVX-512, bf16 and float32 panels run on a C
+// kernel (`ksupport_packed_panel_avx512`) that keeps 12 rows × 16 features in 512-bit registers
+// and prefetches the weights; it sums in the same order and gives the same bits.
 
 import CKinemaSupport
 import Foundation
@@ -51,7 +53,7 @@ public struct PackedLinearWeight: Sendable {
 
     /// Rows per micro-kernel call for this weight now.
     var kernelRowBlock: Int { usesAVX512 ? Self.wideRowBlock : Self.rowBlock }
-    private var usesAVX512: Bool { element != .f16 && Self.useAVX512 }
+    var usesAVX512: Bool { element != .f16 && Self.useAVX512 }
     /// Bytes of packed input rows processed against all panels before moving on.
     static let inputBlockBytes = 2 << 20
 
@@ -168,7 +170,9 @@ public struct PackedLinearWeight: Sendable {
         let owned = workspace == nil ? UnsafeMutablePointer<Float>.allocate(capacity: m * k) : nil
         defer { owned?.deallocate() }
         guard let packed = workspace ?? owned else { return }
-        let rowBlock = kernelRowBlock
+        // Read once: the packing below and the kernel must agree on the row block.
+        let wide = usesAVX512
+        let rowBlock = wide ? Self.wideRowBlock : Self.rowBlock
         let blocks = (m + rowBlock - 1) / rowBlock
         Compute.parallelChunks(blocks) { start, end in
             for b in start..<end {
@@ -182,7 +186,7 @@ public struct PackedLinearWeight: Sendable {
         }
         words.withUnsafeBufferPointer { buffer in
             guard let panels = buffer.baseAddress else { return }
-            if usesAVX512 {
+            if wide {
                 runAVX512(panels, packed, m, out, outStride, accumulate)
                 return
             }
