@@ -40,9 +40,11 @@ public enum Compute {
         #else
         let swiftKernel = "portable SIMD"
         #endif
+        let features = PackedLinearWeight.panelWidth
         return PackedLinearWeight.useAVX512
-            ? "AVX-512 for bf16 and float32 weights (12 rows x 16 features per call), \(swiftKernel) for float16"
-            : "\(swiftKernel) (6 rows x 16 features per call)"
+            ? "AVX-512 for bf16 and float32 weights (\(PackedLinearWeight.wideRowBlock) rows x \(features) features per call), "
+                + "\(swiftKernel) for float16"
+            : "\(swiftKernel) (\(PackedLinearWeight.rowBlock) rows x \(features) features per call)"
     }
 
     /// The name of the kernel set OpenBLAS runs ("Haswell", "SkylakeX", "Cooperlake", …).

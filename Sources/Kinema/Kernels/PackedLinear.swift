@@ -51,8 +51,7 @@ public struct PackedLinearWeight: Sendable {
     nonisolated(unsafe) static var useAVX512 = cpuHasAVX512
     static let cpuHasAVX512 = ksupport_cpu_has_avx512() != 0
 
-    /// Rows per micro-kernel call for this weight now.
-    var kernelRowBlock: Int { usesAVX512 ? Self.wideRowBlock : Self.rowBlock }
+    /// Whether this weight's products run on the AVX-512 kernel now (f16 panels never do).
     var usesAVX512: Bool { element != .f16 && Self.useAVX512 }
     /// Bytes of packed input rows processed against all panels before moving on.
     static let inputBlockBytes = 2 << 20
