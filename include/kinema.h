@@ -109,14 +109,15 @@ typedef enum kinema_status {
 
 /* MARK: - Enumerations (stored as int32_t in the structs) */
 
-/* Phases of a generation, in order. */
+/* Phases of a generation, in order of their values (ENCODING_IMAGE excepted). */
 typedef enum kinema_phase {
     KINEMA_PHASE_QUEUED = 0,
     KINEMA_PHASE_ENCODING_TEXT = 1,
     KINEMA_PHASE_DENOISING = 2,
     KINEMA_PHASE_DECODING = 3,
     KINEMA_PHASE_WRITING_VIDEO = 4,
-    KINEMA_PHASE_FINISHED = 5
+    KINEMA_PHASE_FINISHED = 5,
+    KINEMA_PHASE_ENCODING_IMAGE = 6   /* after ENCODING_TEXT, when an image is given */
 } kinema_phase;
 
 typedef enum kinema_sampler {
@@ -245,6 +246,16 @@ typedef struct kinema_generate_params {
     /* Beats of a single-prompt clip (times from its start); with shots, each shot has its own. */
     const kinema_beat *beats;
     int32_t beat_count;               /* 0 to KINEMA_MAX_BEATS */
+    /* Image-to-video: a picture that becomes the clip's first frame (the first shot's) while
+       the rest is generated to follow it. Either a file FFmpeg decodes (PNG, JPEG, ...) or
+       packed 8-bit RGB rows from the top (image_width * image_height * 3 bytes, read during the
+       call only); not both. Scaled to cover width x height and centre-cropped; the clip (its
+       first shot) needs more than one latent frame: 5 frames or more for Wan2.1. Both NULL:
+       text-to-video. */
+    const char *image_path;
+    const uint8_t *image_rgb;
+    int32_t image_width;              /* pixels of image_rgb; 0 without it */
+    int32_t image_height;
 } kinema_generate_params;
 
 /* Where a job is. Set struct_size (kinema_progress_init) before asking for it. */

@@ -91,6 +91,13 @@ public struct GenerationRequest: Sendable {
     public var seed: UInt64?
     /// Replaces the random initial noise: shape [C, T, H/8, W/8] (a leading batch of 1 is accepted).
     public var initialLatents: Tensor?
+    /// A picture to start from (image-to-video): it becomes the clip's first frame (the first
+    /// shot's, with shots) and the model generates the rest to follow it. It is scaled to cover
+    /// the frame and centre-cropped, encoded by the VAE, and held fixed at every step (the
+    /// transformer sees its latent frame clean, at timestep 0), as diffusers'
+    /// `WanImageToVideoPipeline` does with `expand_timesteps` (Wan2.2's image-to-video); any
+    /// Wan2.1 text-to-video model takes it, and follows it as well as it was trained to.
+    public var image: ImageInput?
     /// Output file or directory; nil keeps the frames in memory only (`GenerationResult.video`).
     public var outputPath: String?
     /// Output format; nil infers it from `outputPath`.
@@ -106,7 +113,8 @@ public struct GenerationRequest: Sendable {
     }
 }
 
-/// Phases reported while a generation runs, in order.
+/// Phases reported while a generation runs, in the order of their values, except
+/// `encodingImage`, which comes after `encodingText` when an image is given.
 public enum GenerationPhase: Int32, Sendable, CaseIterable {
     case queued = 0
     case encodingText = 1
@@ -114,6 +122,8 @@ public enum GenerationPhase: Int32, Sendable, CaseIterable {
     case decoding = 3
     case writingVideo = 4
     case finished = 5
+    /// Encoding `GenerationRequest.image`: after encoding text, before denoising.
+    case encodingImage = 6
 
     public var name: String {
         switch self {
@@ -123,6 +133,7 @@ public enum GenerationPhase: Int32, Sendable, CaseIterable {
         case .decoding: return "decoding"
         case .writingVideo: return "writing video"
         case .finished: return "finished"
+        case .encodingImage: return "encoding image"
         }
     }
 }
@@ -149,6 +160,8 @@ public struct GenerationProgress: Sendable, Equatable {
 /// Seconds spent in each phase.
 public struct GenerationTimings: Sendable, Equatable {
     public var textEncoding: Double = 0
+    /// Encoding `GenerationRequest.image` (0 without one).
+    public var imageEncoding: Double = 0
     public var denoising: Double = 0
     public var decoding: Double = 0
     public var writing: Double = 0

@@ -27,6 +27,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
     let transformer: WanTransformer
     let vae: WanVAEDecoder
     let vaeConfig: WanVAEConfig
+    /// The VAE's encoder, loaded on the first request with an image.
+    private var vaeEncoderStorage: WanVAEEncoder?
+    private let vaeEncoderLock = NSLock()
     let samplerTemplate: SamplerSettings
     let options: PipelineOptions
     /// Rows of text context the DiT sees (Wan: 512; zero-padded after the prompt's tokens).
@@ -78,6 +81,9 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         let clock = ProgressClock(report: progress)
         let plan = try resolve(request)
         var notes = plan.notes
+        // The image is read first, so that a bad one fails before any work.
+        let imagePixels = try request.image.map { try $0.rgb(width: plan.width, height: plan.height) }
+        if let note = imagePixels?.note { notes.append(note) }
         let output = try OutputTarget.prepare(request: request, plan: plan)
         var timings = GenerationTimings()
 
@@ -101,6 +107,17 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
         }
         timings.textEncoding = clock.now - phaseStart
 
+        // 1b. The image, as the first shot's first latent frame.
+        var leading: Tensor?
+        if let pixels = imagePixels?.pixels {
+            phaseStart = clock.now
+            clock.report(.encodingImage, step: 0, of: 1)
+            leading = try vaeEncoder().encode(video: ImageInput.videoTensor(pixels, width: plan.width, height: plan.height),
+                                              cancel: cancel)
+            clock.report(.encodingImage, step: 1, of: 1)
+            timings.imageEncoding = clock.now - phaseStart
+        }
+
         var settings = samplerTemplate
         settings.kind = plan.sampler
         settings.shift = Double(plan.flowShift)
@@ -123,7 +140,8 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                 clock.report(.denoising, step: 0, of: plan.steps)
                 let latent = try Sampler.sample(
                     initial: initial, transformer: transformer, conditional: cond, unconditional: uncond,
-                    settings: settings, steps: plan.steps, guidance: plan.guidance, cancel: cancel,
+                    settings: settings, steps: plan.steps, guidance: plan.guidance,
+                    leading: index == 0 ? leading : nil, cancel: cancel,
                     progress: { clock.report(.denoising, step: $0.step, of: $0.totalSteps) })
                 timings.denoising += clock.now - phaseStart
 
@@ -157,6 +175,18 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
             sink.cancel()
             throw error
         }
+    }
+
+    /// The VAE's encoder, loaded from the model directory on first use (text-to-video never
+    /// needs it) and kept.
+    func vaeEncoder() throws -> WanVAEEncoder {
+        vaeEncoderLock.lock()
+        defer { vaeEncoderLock.unlock() }
+        if let encoder = vaeEncoderStorage { return encoder }
+        options.log?("loading VAE encoder")
+        let encoder = try WanVAEEncoder(config: vaeConfig, weights: directory.weights(for: .vae))
+        vaeEncoderStorage = encoder
+        return encoder
     }
 
     /// Cleans, tokenises and encodes one prompt into a prepared DiT context.
@@ -255,6 +285,10 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
             shots = [ShotPlan(frames: frames, generatedFrames: frames, seed: seed, schedule: schedule)]
         }
         guard frames <= 1001 else { throw KinemaError.invalidArgument("frame count \(frames) exceeds 1001") }
+        if r.image != nil, let first = shots.first, first.generatedFrames < temporal + 1 {
+            throw KinemaError.invalidArgument(
+                "an image becomes the first frame, so the clip (or its first shot) needs at least \(temporal + 1) frames, got \(first.generatedFrames)")
+        }
         let steps = r.steps ?? defaults.steps
         guard steps >= 1, steps <= 1000 else {
             throw KinemaError.invalidArgument("steps must be in 1…1000, got \(steps)")
@@ -381,7 +415,7 @@ final class ProgressClock {
     var shot: (index: Int, count: Int) = (0, 1)
     /// Share of the total time each phase is expected to take (denoising dominates).
     static let weights: [GenerationPhase: (start: Double, span: Double)] = [
-        .queued: (0, 0), .encodingText: (0, 0.03), .denoising: (0.03, 0.85),
+        .queued: (0, 0), .encodingText: (0, 0.03), .encodingImage: (0.03, 0), .denoising: (0.03, 0.85),
         .decoding: (0.88, 0.10), .writingVideo: (0.98, 0.02), .finished: (1, 0),
     ]
 

@@ -350,24 +350,61 @@ public enum Sampler {
     /// Runs the loop with a conditional context per span of latent frames (see
     /// `WanTransformer.forward(latent:timestep:schedule:)`); the unconditional pass uses one
     /// context for every frame.
+    ///
+    /// `leading`, latent frames [C, k, H, W] (an encoded image), holds the first k frames fixed:
+    /// the transformer always sees them clean, at timestep 0, in place of the sample's own, and
+    /// they replace them in the result. This is diffusers' `WanImageToVideoPipeline` with
+    /// `expand_timesteps` (Wan2.2's image-to-video); the solver still steps every frame, and as
+    /// it works element by element the replaced frames do not leak into the others.
     public static func sample(
         initial: Tensor, transformer: WanTransformer,
         conditional schedule: [(firstFrame: Int, context: WanTransformer.PreparedContext)],
         unconditional uncond: WanTransformer.PreparedContext?,
         settings: SamplerSettings, steps: Int, guidance: Float,
+        leading: Tensor? = nil,
         cancel: CancellationToken? = nil,
         progress: ((SamplingProgress) -> Void)? = nil
     ) throws -> Tensor {
         if guidance > 1, uncond == nil {
             throw KinemaError.invalidArgument("guidance \(guidance) needs an unconditional (negative) context")
         }
-        return try sample(initial: initial, settings: settings, steps: steps, guidance: guidance,
-                          cancel: cancel, progress: progress) { latent, t, conditional in
-            if !conditional, let uncond {
-                return try transformer.forward(latent: latent, timestep: t, prepared: uncond, cancel: cancel)
+        let cleanFrames = leading?.shape[1] ?? 0
+        if let leading {
+            guard leading.rank == 4, initial.rank == 4, leading.shape[0] == initial.shape[0],
+                  leading.shape[2] == initial.shape[2], leading.shape[3] == initial.shape[3],
+                  leading.shape[1] >= 1, leading.shape[1] < initial.shape[1] else {
+                throw KinemaError.shape("leading latent frames \(leading.shape) do not fit the latent \(initial.shape)")
             }
-            return try transformer.forward(latent: latent, timestep: t, schedule: schedule, cancel: cancel)
         }
+        func withLeading(_ x: Tensor) -> Tensor {
+            guard let leading else { return x }
+            return replacingLeadingFrames(of: x, with: leading)
+        }
+        let x = try sample(initial: initial, settings: settings, steps: steps, guidance: guidance,
+                           cancel: cancel, progress: progress) { latent, t, conditional in
+            let input = withLeading(latent)
+            if !conditional, let uncond {
+                return try transformer.forward(latent: input, timestep: t, schedule: [(0, uncond)],
+                                               cleanFrames: cleanFrames, cancel: cancel)
+            }
+            return try transformer.forward(latent: input, timestep: t, schedule: schedule,
+                                           cleanFrames: cleanFrames, cancel: cancel)
+        }
+        return withLeading(x)
+    }
+
+    /// `x` [C, T, H, W] with its first `leading.shape[1]` frames replaced by `leading`
+    /// [C, k, H, W] (shapes checked by the caller).
+    static func replacingLeadingFrames(of x: Tensor, with leading: Tensor) -> Tensor {
+        var out = x
+        let (c, t, k) = (x.shape[0], x.shape[1], leading.shape[1])
+        let plane = x.shape[2] * x.shape[3]
+        out.data.withMutablePointer { op in leading.data.withPointer { lp in
+            for ch in 0..<c {
+                (op + ch * t * plane).update(from: lp + ch * k * plane, count: k * plane)
+            }
+        } }
+        return out
     }
 }
 

@@ -78,8 +78,8 @@ public enum VideoProbe {
     }
 
     /// Calls `body` with each decoded frame, in presentation order.
-    static func decode(url: URL, _ body: (DecodedFrame) throws -> Void) throws {
-        let input = try InputFile(url: url)
+    static func decode(url: URL, kind: String = "video", _ body: (DecodedFrame) throws -> Void) throws {
+        let input = try InputFile(url: url, kind: kind)
         defer { input.close() }
         let decoder = try input.openDecoder()
         defer { decoder.close() }
@@ -102,20 +102,21 @@ final class InputFile {
     private(set) var stream: UnsafeMutablePointer<AVStream>?
     let path: String
 
-    init(url: URL) throws {
+    /// `kind` names the file in errors ("video", "image").
+    init(url: URL, kind: String = "video") throws {
         guard url.isFileURL else {
             throw KinemaError.invalidArgument("\(url.absoluteString) is not a file URL")
         }
         path = url.standardizedFileURL.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw KinemaError.io("video file \(path) does not exist")
+            throw KinemaError.io("\(kind) file \(path) does not exist")
         }
         var context: UnsafeMutablePointer<AVFormatContext>?
         let opened = avformat_open_input(&context, "file:" + path, nil, nil)
         guard opened >= 0, let context else {
             let code: KinemaError.Code = opened == cff_averror(EACCES) || opened == cff_averror(ENOENT) ? .io : .corruptFile
-            throw FFmpegError.error(code, "cannot open video \(path)", opened)
+            throw FFmpegError.error(code, "cannot open \(kind) \(path)", opened)
         }
         format = context
         let info = avformat_find_stream_info(context, nil)
@@ -127,7 +128,7 @@ final class InputFile {
         guard index >= 0, Int(index) < Int(context.pointee.nb_streams),
               let streams = context.pointee.streams, let stream = streams[Int(index)] else {
             close()
-            throw KinemaError.corrupt("\(path) has no video stream")
+            throw KinemaError.corrupt("\(path) has no \(kind == "video" ? "video stream" : "picture")")
         }
         self.stream = stream
     }

@@ -415,7 +415,12 @@ public final class WanTransformer: @unchecked Sendable {
     /// tokens of latent frames from `schedule[i].firstFrame` up to the next entry's attend to
     /// `schedule[i].context` in cross-attention (self-attention still spans every frame). The
     /// first entry must start at frame 0 and the starts must increase.
+    ///
+    /// `cleanFrames` leading latent frames are conditioning that is already clean (an image as
+    /// the first frame): their tokens are modulated as at timestep 0, the others at `timestep`,
+    /// as diffusers' Wan transformer does for a per-token timestep (Wan2.2's image-to-video).
     public func forward(latent: Tensor, timestep: Float, schedule: [(firstFrame: Int, context: PreparedContext)],
+                        cleanFrames: Int = 0,
                         cancel: CancellationToken? = nil,
                         onBlock: ((_ finished: Int, _ total: Int) -> Void)? = nil) throws -> Tensor {
         let d = dimensions, dim = d.dim
@@ -450,22 +455,38 @@ public final class WanTransformer: @unchecked Sendable {
             throw KinemaError.invalidArgument(
                 "a context schedule \(schedule.map(\.firstFrame)) must start on whole \(pt)-frame patches within the latent's \(frames) frames")
         }
+        guard cleanFrames >= 0, cleanFrames < frames, cleanFrames % pt == 0 else {
+            throw KinemaError.invalidArgument(
+                "\(cleanFrames) clean latent frames: expected whole \(pt)-frame patches, fewer than the latent's \(frames) frames")
+        }
         let tokens = grid.f * grid.h * grid.w
         try cancel?.check()
 
         let ws = Workspace(tokens: tokens, dim: dim, ffnDim: d.ffnDim, scratch: maxScratch,
                            patchInputs: d.inChannels * d.patchVolume, pairs: d.headDim / 2)
+        // Row spans with their own timestep: the clean frames' tokens (timestep 0), then the rest.
+        let cleanRows = cleanFrames / pt * grid.h * grid.w
+        var spans: [(rowStart: Int, rows: Int, temb: [Float], e0: [Float])] = []
+        if cleanRows > 0 {
+            let (temb, e0) = timeEmbedding(0, scratch: ws.scratch)
+            spans.append((0, cleanRows, temb, e0))
+        }
         let (temb, e0) = timeEmbedding(timestep, scratch: ws.scratch)
+        spans.append((cleanRows, tokens - cleanRows, temb, e0))
         fillRoPETables(grid: grid, cos: ws.cos, sin: ws.sin)
         gatherPatches(latent, grid: grid, into: ws.patches)
         patchEmbedding.apply(ws.patches, rows: tokens, out: ws.x, scratch: ws.scratch)
 
-        var modulation = [Float](repeating: 0, count: 6 * dim)
+        // Each span's six modulation vectors, one after the other.
+        var modulation = [Float](repeating: 0, count: spans.count * 6 * dim)
+        let modulationSpans = spans.enumerated().map { (k, span) in (span.rowStart, span.rows, k * 6 * dim) }
         for (i, block) in blocks.enumerated() {
             try cancel?.check()
-            for j in 0..<6 * dim { modulation[j] = block.table[j] + e0[j] }
+            for (k, span) in spans.enumerated() {
+                for j in 0..<6 * dim { modulation[k * 6 * dim + j] = block.table[j] + span.e0[j] }
+            }
             var finished = modulation.withPointer { mp in
-                selfAttentionPart(block, ws: ws, tokens: tokens, modulation: mp, cancel: cancel)
+                selfAttentionPart(block, ws: ws, tokens: tokens, modulation: mp, spans: modulationSpans, cancel: cancel)
             }
             for (k, (start, prepared)) in schedule.enumerated() where finished {
                 let end = k + 1 < schedule.count ? schedule[k + 1].firstFrame : frames
@@ -478,7 +499,9 @@ public final class WanTransformer: @unchecked Sendable {
                 }
             }
             if finished {
-                modulation.withPointer { mp in feedForwardPart(block, ws: ws, tokens: tokens, modulation: mp) }
+                modulation.withPointer { mp in
+                    feedForwardPart(block, ws: ws, tokens: tokens, modulation: mp, spans: modulationSpans)
+                }
             }
             if !finished { throw KinemaError.cancelled }
             onBlock?(i + 1, blocks.count)
@@ -487,13 +510,16 @@ public final class WanTransformer: @unchecked Sendable {
 
         // Head: shift/scale from the head table plus the time embedding before its SiLU.
         var shift = [Float](repeating: 0, count: dim), scale = [Float](repeating: 0, count: dim)
-        for j in 0..<dim {
-            shift[j] = headTable[j] + temb[j]
-            scale[j] = headTable[dim + j] + temb[j]
+        for span in spans {
+            for j in 0..<dim {
+                shift[j] = headTable[j] + span.temb[j]
+                scale[j] = headTable[dim + j] + span.temb[j]
+            }
+            scale.withPointer { sp in shift.withPointer { hp in
+                Modulation.layerNorm(ws.x + span.rowStart * dim, rows: span.rows, dim: dim, scale: sp, shift: hp,
+                                     eps: d.eps, out: ws.a + span.rowStart * dim)
+            } }
         }
-        scale.withPointer { sp in shift.withPointer { hp in
-            Modulation.layerNorm(ws.x, rows: tokens, dim: dim, scale: sp, shift: hp, eps: d.eps, out: ws.a)
-        } }
         let outWidth = d.outChannels * d.patchVolume
         let projected = UnsafeMutablePointer<Float>.allocate(capacity: tokens * outWidth)
         defer { projected.deallocate() }
@@ -502,15 +528,20 @@ public final class WanTransformer: @unchecked Sendable {
     }
 
     /// A block's self-attention on the workspace's residual stream `ws.x`. Returns false when cancelled.
-    private func selfAttentionPart(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation m: UnsafePointer<Float>,
-                                   cancel: CancellationToken?) -> Bool {
+    /// `spans`: (first row, rows, offset of their six modulation vectors in `modulation`).
+    private func selfAttentionPart(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation: UnsafePointer<Float>,
+                                   spans: [(Int, Int, Int)], cancel: CancellationToken?) -> Bool {
         let d = dimensions, dim = d.dim
         let shouldCancel: (() -> Bool)? = cancel.map { token in { token.isCancelled } }
         let attentionScale = 1 / Float(d.headDim).squareRoot()
 
         // 1. Self-attention on LN(x)·(1 + scale) + shift, q/k RMS-normalised over the whole
         //    width, rotated, then added through the gate.
-        Modulation.layerNorm(ws.x, rows: n, dim: dim, scale: m + dim, shift: m, eps: d.eps, out: ws.a)
+        for (rowStart, rows, offset) in spans {
+            let m = modulation + offset
+            Modulation.layerNorm(ws.x + rowStart * dim, rows: rows, dim: dim, scale: m + dim, shift: m, eps: d.eps,
+                                 out: ws.a + rowStart * dim)
+        }
         b.selfQKV.apply(ws.a, rows: n, out: ws.qkv, scratch: ws.scratch)
         b.selfNormQ.withPointer { wq in
             Modulation.rmsNormRotate(ws.qkv, rows: n, dim: dim, rowStride: 3 * dim, weight: wq, eps: d.eps,
@@ -526,7 +557,10 @@ public final class WanTransformer: @unchecked Sendable {
             scale: attentionScale, shouldCancel: shouldCancel) else { return false }
         b.selfOut.apply(ws.a, rows: n, out: ws.y, addBias: false, scratch: ws.scratch)
         b.selfOut.bias.withPointer { bias in
-            Modulation.addGated(ws.x, rows: n, dim: dim, ws.y, yStride: dim, bias: bias, gate: m + 2 * dim)
+            for (rowStart, rows, offset) in spans {
+                Modulation.addGated(ws.x + rowStart * dim, rows: rows, dim: dim, ws.y + rowStart * dim, yStride: dim,
+                                    bias: bias, gate: modulation + offset + 2 * dim)
+            }
         }
         return true
     }
@@ -565,14 +599,22 @@ public final class WanTransformer: @unchecked Sendable {
     }
 
     /// A block's feed-forward on LN(x)·(1 + scale) + shift, added through the gate.
-    private func feedForwardPart(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation m: UnsafePointer<Float>) {
+    private func feedForwardPart(_ b: WanTransformerBlock, ws: Workspace, tokens n: Int, modulation: UnsafePointer<Float>,
+                                 spans: [(Int, Int, Int)]) {
         let d = dimensions, dim = d.dim
-        Modulation.layerNorm(ws.x, rows: n, dim: dim, scale: m + 4 * dim, shift: m + 3 * dim, eps: d.eps, out: ws.a)
+        for (rowStart, rows, offset) in spans {
+            let m = modulation + offset
+            Modulation.layerNorm(ws.x + rowStart * dim, rows: rows, dim: dim, scale: m + 4 * dim, shift: m + 3 * dim,
+                                 eps: d.eps, out: ws.a + rowStart * dim)
+        }
         b.ffnUp.apply(ws.a, rows: n, out: ws.hidden, scratch: ws.scratch)
         Activation.geluTanh(ws.hidden, count: n * d.ffnDim)
         b.ffnDown.apply(ws.hidden, rows: n, out: ws.y, addBias: false, scratch: ws.scratch)
         b.ffnDown.bias.withPointer { bias in
-            Modulation.addGated(ws.x, rows: n, dim: dim, ws.y, yStride: dim, bias: bias, gate: m + 5 * dim)
+            for (rowStart, rows, offset) in spans {
+                Modulation.addGated(ws.x + rowStart * dim, rows: rows, dim: dim, ws.y + rowStart * dim, yStride: dim,
+                                    bias: bias, gate: modulation + offset + 5 * dim)
+            }
         }
     }
 

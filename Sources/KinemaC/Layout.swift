@@ -67,6 +67,10 @@ enum StructLayout {
             field(\kinema_generate_params.shot_count, "shot_count"),
             field(\kinema_generate_params.beats, "beats"),
             field(\kinema_generate_params.beat_count, "beat_count"),
+            field(\kinema_generate_params.image_path, "image_path"),
+            field(\kinema_generate_params.image_rgb, "image_rgb"),
+            field(\kinema_generate_params.image_width, "image_width"),
+            field(\kinema_generate_params.image_height, "image_height"),
         ]),
         layout(kinema_shot.self, "kinema_shot", [
             field(\kinema_shot.prompt, "prompt"),

@@ -126,6 +126,7 @@ extension JobSettings {
         request.seed = p.seed == UInt64.max ? nil : p.seed
 
         request.initialLatents = try Self.initialLatents(p, name: name)
+        request.image = try Self.image(p, name: name)
 
         request.outputPath = try decodeOptionalString(p.output_path, field: "\(name).output_path")
         if request.outputPath?.isEmpty == true {
@@ -211,6 +212,27 @@ extension JobSettings {
                     + "end it in .mp4 or .safetensors, end a PNG directory in /, or set output_format")
         }
         return inferred
+    }
+
+    private static func image(_ p: kinema_generate_params, name: String) throws -> ImageInput? {
+        let path = try decodeOptionalString(p.image_path, field: "\(name).image_path")
+        guard let rgb = p.image_rgb else {
+            guard p.image_width == 0, p.image_height == 0 else {
+                throw CallFailure.invalid("\(name).image_width/image_height are set but image_rgb is NULL")
+            }
+            guard let path else { return nil }
+            guard !path.isEmpty else { throw CallFailure.invalid("\(name).image_path is empty; pass NULL for no image") }
+            return .file(URL(fileURLWithPath: path))
+        }
+        guard path == nil else { throw CallFailure.invalid("\(name): set image_path or image_rgb, not both") }
+        let side = Int32(ImageInput.maximumSide)
+        guard (1...side).contains(p.image_width), (1...side).contains(p.image_height) else {
+            throw CallFailure.invalid("\(name).image_width x image_height is \(p.image_width) x \(p.image_height); "
+                                      + "expected 1 to \(side) each with image_rgb")
+        }
+        let count = Int(p.image_width) * Int(p.image_height) * 3
+        return .rgb(width: Int(p.image_width), height: Int(p.image_height),
+                    pixels: Array(UnsafeBufferPointer(start: rgb, count: count)))
     }
 
     private static func initialLatents(_ p: kinema_generate_params, name: String) throws -> Tensor? {

@@ -10,7 +10,7 @@ import Glibc
 let usage = """
 usage:
   kinema generate [--model DIR] (--prompt TEXT | --shot SECONDS:TEXT ...) [--beat SECONDS:TEXT ...]
-                  [--negative-prompt TEXT]
+                  [--image FILE] [--negative-prompt TEXT]
                   [--width W --height H] [--frames N | --duration SECONDS] [--fps F]
                   [--steps S] [--guidance G] [--shift X] [--sampler unipc|euler]
                   [--seed K] [--latents FILE.safetensors] [--threads N] [--crf Q]
@@ -27,6 +27,9 @@ own prompt and cut to the next at exactly the frame where it ends; for example
 clip) without a cut; for example
   kinema generate --prompt "A close-up of a red face that smiles." \\
                   --beat "2:A close-up of a red face that looks sad." --duration 4 --output beat.mp4
+--image makes the picture in FILE (PNG, JPEG, …; scaled to cover the frame, centre-cropped) the
+clip's first frame, and the rest is generated to follow it; for example
+  kinema generate --image start.png --prompt "A red face that smiles." --output from-image.mp4
 """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
@@ -86,7 +89,7 @@ func modelURL(_ path: String?) throws -> URL {
 func generate(_ args: [String]) throws {
     let o = try Options(args, allowed: ["model", "prompt", "negative-prompt", "width", "height", "frames", "duration",
                                         "fps", "steps", "guidance", "shift", "sampler", "seed", "latents", "threads",
-                                        "crf", "output", "shot", "beat"], repeatable: ["shot", "beat"])
+                                        "crf", "output", "shot", "beat", "image"], repeatable: ["shot", "beat"])
     guard o.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(o.positional[0])'") }
     // Shots in order; each --beat belongs to the --shot before it, or to the --prompt.
     var shots: [Shot] = []
@@ -142,6 +145,9 @@ func generate(_ args: [String]) throws {
     if let path = o.string("latents") {
         request.initialLatents = try SafeTensorsFile(url: URL(fileURLWithPath: path)).tensor("latents")
     }
+    if let path = o.string("image") {
+        request.image = .file(URL(fileURLWithPath: path))
+    }
     request.outputPath = output
     var options = PipelineOptions()
     options.threads = try o.int("threads")
@@ -162,8 +168,9 @@ func generate(_ args: [String]) throws {
                  result.outputPath ?? "-", result.frames, result.width, result.height, result.fps,
                  result.durationSeconds, result.steps, Double(result.guidance), Double(result.flowShift),
                  result.sampler.rawValue, result.seed))
-    print(String(format: "time: text %.2f s, denoising %.2f s, decoding %.2f s, writing %.2f s, total %.2f s",
-                 t.textEncoding, t.denoising, t.decoding, t.writing, t.total))
+    let image = request.image == nil ? "" : String(format: "image %.2f s, ", t.imageEncoding)
+    print(String(format: "time: text %.2f s, %@denoising %.2f s, decoding %.2f s, writing %.2f s, total %.2f s",
+                 t.textEncoding, image, t.denoising, t.decoding, t.writing, t.total))
 }
 
 /// `SECONDS:TEXT` of a --shot (its length) or a --beat (its time).

@@ -86,6 +86,36 @@ final class CLITests: XCTestCase {
         assertClose(try SafeTensorsFile(url: out).tensor("video"), try fixture.tensor("video"), tolerance: 1e-3, "cli")
     }
 
+    /// --image: a PNG as the first frame gives diffusers' image-to-video frames; a picture of
+    /// another size is scaled to cover the frame and cropped, and says so.
+    func testImageFileBecomesTheFirstFrame() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let fixture = try SafeTensorsFile(url: fixtureURL("pipeline/image-euler-cfg1-f5.safetensors"))
+        let latents = dir.appendingPathComponent("latents.safetensors")
+        try SafeTensorsWriter.write([(name: "latents", tensor: try fixture.tensor("latents"))], to: latents)
+        var image = try fixture.tensor("image")
+        image.data = image.data.map { $0 / 255 }
+        let png = try PNGSequenceWriter.write(frames: [image], to: dir.appendingPathComponent("png/"))[0]
+        let out = dir.appendingPathComponent("v.safetensors")
+        let r = try run(["generate", "--model", fixtureURL("tiny-pipeline").path,
+                         "--prompt", "A small dog runs through a field of yellow flowers.",
+                         "--negative-prompt", "static, blurred details, worst quality", "--sampler", "euler",
+                         "--width", "48", "--height", "32", "--frames", "5", "--steps", "4", "--guidance", "1",
+                         "--latents", latents.path, "--image", png.path, "--output", out.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("image "), r.out)
+        assertClose(try SafeTensorsFile(url: out).tensor("video"), try fixture.tensor("video"), tolerance: 1e-3, "cli")
+        let other = try run(["generate", "--model", fixtureURL("tiny-pipeline").path, "--prompt", "A dog.",
+                             "--width", "32", "--height", "32", "--frames", "5", "--steps", "1",
+                             "--image", png.path, "--output", out.path])
+        XCTAssertEqual(other.status, 0, other.err)
+        XCTAssertTrue(other.err.contains("note: image 48x32 scaled to cover 32x32 and centre-cropped"), other.err)
+        let missing = try run(["generate", "--model", fixtureURL("tiny-pipeline").path, "--prompt", "A dog.",
+                               "--image", dir.appendingPathComponent("none.png").path, "--output", out.path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.err.contains("image file") && missing.err.contains("does not exist"), missing.err)
+    }
+
     func testBadArgumentsGiveOneLineErrors() throws {
         let model = fixtureURL("tiny-pipeline").path
         let dir = try makeTemporaryDirectory(self)

@@ -64,4 +64,31 @@ final class KinemaTinyTests: XCTestCase {
                         tolerance: 1e-3, c.name)
         }
     }
+
+    /// Image-to-video on the trained model, from a frame the acting world rendered: the Swift
+    /// engine's frames equal diffusers' `WanImageToVideoPipeline(expand_timesteps=True)` within
+    /// the same 1e-3, and the first frame is the image (through the VAE) within 0.1.
+    func testImageToVideoMatchesDiffusers() throws {
+        let p = try Pipeline(modelDirectory: KinemaTinyTests.modelURL)
+        let data = try Data(contentsOf: fixtureURL("kinema-tiny/image-cases.json"))
+        let cases = try JSONDecoder().decode([Case].self, from: data)
+        XCTAssertEqual(cases.count, 1)
+        for c in cases {
+            let fixture = try SafeTensorsFile(url: fixtureURL("kinema-tiny/\(c.name).safetensors"))
+            var r = GenerationRequest(prompt: c.prompt)
+            r.negativePrompt = c.negative_prompt
+            r.width = c.width; r.height = c.height; r.frames = c.frames
+            r.steps = c.steps; r.guidance = c.guidance
+            r.sampler = SamplerKind(rawValue: c.sampler)
+            r.initialLatents = try fixture.tensor("latents")
+            let image = try fixture.tensor("image")
+            r.image = try rgbImage(image)
+            r.returnFrames = true
+            let video = try XCTUnwrap(try p.generate(r).video)
+            assertClose(video, try fixture.tensor("video"), tolerance: 1e-3, c.name)
+            let plane = c.width * c.height * 3
+            let firstError = (0..<plane).map { abs(video.data[$0] - image.data[$0] / 255) }
+            XCTAssertLessThan(firstError.reduce(0, +) / Float(plane), 0.1, "mean error of the first frame")
+        }
+    }
 }

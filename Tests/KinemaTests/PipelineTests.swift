@@ -55,6 +55,54 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Image-to-video: the image as the first frame, held fixed at timestep 0, against
+    /// diffusers' `WanImageToVideoPipeline(expand_timesteps=True)` on the same image and initial
+    /// latents (tools/reference/make_image_fixtures.py), within the same 1e-3.
+    func testImageToVideoMatchesDiffusers() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        let data = try Data(contentsOf: fixtureURL("pipeline/image-cases.json"))
+        let all = try JSONDecoder().decode([Case].self, from: data)
+        XCTAssertEqual(all.count, 2)
+        for c in all {
+            let fixture = try SafeTensorsFile(url: fixtureURL("pipeline/\(c.name).safetensors"))
+            var r = request(c, latents: try fixture.tensor("latents"))
+            r.image = try rgbImage(try fixture.tensor("image"))
+            r.returnFrames = true
+            let result = try p.generate(r)
+            let expected = try fixture.tensor("video")
+            guard let video = result.video else { return XCTFail("no frames returned") }
+            assertClose(video, expected, tolerance: 1e-3, c.name)
+            // The same latents without the image give another clip.
+            var plain = request(c, latents: try fixture.tensor("latents"))
+            plain.returnFrames = true
+            let other = try XCTUnwrap(try p.generate(plain).video)
+            XCTAssertGreaterThan(zip(other.data, expected.data).map { abs($0 - $1) }.max() ?? 0, 0.05, c.name)
+        }
+    }
+
+    /// Bad images and clips too short for one are errors named as such, before any work.
+    func testImageErrors() throws {
+        let p = try pipeline()
+        let dir = try makeTemporaryDirectory(self)
+        func code(_ image: ImageInput, frames: Int = 5) -> KinemaError.Code? {
+            var r = GenerationRequest(prompt: "A cat.")
+            r.width = 32; r.height = 32; r.frames = frames; r.steps = 1; r.seed = 1
+            r.image = image
+            do { _ = try p.generate(r); return nil } catch { return (error as? KinemaError)?.code }
+        }
+        let grey = ImageInput.rgb(width: 2, height: 2, pixels: [UInt8](repeating: 128, count: 12))
+        XCTAssertEqual(code(.rgb(width: 2, height: 2, pixels: [1, 2, 3])), .invalidArgument)
+        XCTAssertEqual(code(.rgb(width: 0, height: 2, pixels: [])), .invalidArgument)
+        XCTAssertEqual(code(.rgb(width: 20000, height: 1, pixels: [])), .invalidArgument)
+        XCTAssertEqual(code(grey, frames: 1), .invalidArgument)
+        XCTAssertEqual(code(.file(dir.appendingPathComponent("missing.png"))), .io)
+        let junk = dir.appendingPathComponent("junk.png")
+        try Data("not a picture".utf8).write(to: junk)
+        XCTAssertEqual(code(.file(junk)), .corruptFile)
+        XCTAssertNil(code(grey))
+    }
+
     func testSameSeedGivesIdenticalBytes() throws {
         let p = try pipeline()
         let dir = try makeTemporaryDirectory(self)

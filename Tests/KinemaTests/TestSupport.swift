@@ -38,3 +38,9 @@ func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ label
         XCTFail("\(label): max abs error \(worst) at index \(worstIndex) exceeds \(tolerance)", file: file, line: line)
     }
 }
+
+/// An `.rgb` image from a fixture tensor [H, W, 3] of 0–255 values.
+func rgbImage(_ t: Tensor) throws -> ImageInput {
+    guard t.rank == 3, t.shape[2] == 3 else { throw KinemaError.shape("image fixture \(t.shape) is not [H, W, 3]") }
+    return .rgb(width: t.shape[1], height: t.shape[0], pixels: t.data.map { UInt8(max(0, min(255, $0.rounded()))) })
+}

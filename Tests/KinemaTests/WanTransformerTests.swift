@@ -99,6 +99,29 @@ final class WanTransformerTests: XCTestCase {
         }
     }
 
+    /// Leading clean latent frames (an image) against diffusers' transformer called with a
+    /// per-token timestep, 0 on those frames' tokens (tools/reference/make_image_fixtures.py).
+    func testCleanFramesMatchDiffusersPerTokenTimestep() throws {
+        for fixture in [DiTFixture.tiny12, .tiny16] {
+            let model = try fixture.transformer()
+            let expected = try SafeTensorsFile(url: fixture.directory.appendingPathComponent("clean-frames.safetensors"))
+            let latent = try expected.tensor("latent"), t = try expected.tensor("timestep").data[0]
+            let clean = Int(try expected.tensor("clean_frames").data[0])
+            let context = try model.prepareContext(try expected.tensor("context"))
+            let reference = try expected.tensor("output")
+            let out = try model.forward(latent: latent, timestep: t, schedule: [(0, context)], cleanFrames: clean)
+            assertClose(out, reference, tolerance: relativeTolerance(reference), "\(fixture) \(clean) clean frames")
+            // Not the forward pass at one timestep for every token.
+            let plain = try model.forward(latent: latent, timestep: t, prepared: context)
+            XCTAssertGreaterThan(zip(plain.data, reference.data).map { abs($0 - $1) }.max() ?? 0,
+                                 100 * relativeTolerance(reference))
+            for bad in [-1, latent.shape[1]] {
+                XCTAssertThrowsError(try model.forward(latent: latent, timestep: t, schedule: [(0, context)], cleanFrames: bad),
+                                     "\(bad) clean frames") { XCTAssertEqual(($0 as? KinemaError)?.code, .invalidArgument) }
+            }
+        }
+    }
+
     func testScheduleOfOneContextIsThePlainForwardAndBadSchedulesAreErrors() throws {
         let fixture = DiTFixture.tiny12
         let model = try fixture.transformer()

@@ -5,6 +5,7 @@
  *     ./generate -m /models/Wan2.1-T2V-1.3B-Diffusers -o fox.mp4 "a red fox running through snow"
  *     ./generate -o two.mp4 -c "2:A close-up of a red face that smiles." -b "1:A close-up of a red face looking surprised." \
  *                -c "1.5:A wide shot of a red figure jumping."
+ *     ./generate -i start.png -o from-image.mp4 "A red face that smiles."
  *
  * Shows a progress line while the job runs; Ctrl-C cancels the job cleanly (no partial
  * output file) and exits with status 130. Exit status 0 on success, 1 on any other error,
@@ -35,7 +36,8 @@ static void usage(FILE *out) {
             "  -c SECONDS:PROMPT  one shot of a clip of shots, in order, each from its own prompt,\n"
             "             cut on the frame where the shots before it end (instead of PROMPT)\n"
             "  -b SECONDS:PROMPT  a beat: from SECONDS into the shot before it (or the clip) on, the\n"
-            "             frames follow PROMPT, without a cut\n");
+            "             frames follow PROMPT, without a cut\n"
+            "  -i IMAGE   start from this picture (PNG, JPEG, ...): it becomes the first frame\n");
 }
 
 /* A SIGINT only sets this flag: kinema_job_cancel takes locks, so it is not
@@ -141,6 +143,7 @@ int main(int argc, char **argv) {
         case 'm': model_path = value; break;
         case 'o': params.output_path = value; break;
         case 'n': params.negative_prompt = value; break;
+        case 'i': params.image_path = value; break;
         case 'W': ok = parse_int(value, arg, &params.width); break;
         case 'H': ok = parse_int(value, arg, &params.height); break;
         case 'f': ok = parse_int(value, arg, &params.frames); break;

@@ -318,6 +318,20 @@ static void bad_parameters(kinema_model *model) {
     shots[0].beat_count = 0;
     BAD_IN_JOB((p.beats = beats, p.beat_count = 1, beats[0].at_seconds = 10), KINEMA_ERROR_INVALID_ARGUMENT);
     beats[0].at_seconds = 0.125;
+    /* Images: exactly one of a path and pixels, sizes in range, and files that cannot be read. */
+    static const uint8_t grey[2 * 2 * 3] = {128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128};
+    BAD((p.image_rgb = NULL, p.image_width = 2, p.image_height = 2), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.image_rgb = grey, p.image_width = 0, p.image_height = 2), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.image_rgb = grey, p.image_width = 2, p.image_height = -2), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.image_rgb = grey, p.image_width = 20000, p.image_height = 1), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.image_rgb = grey, p.image_width = 2, p.image_height = 2, p.image_path = "start.png"),
+        KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.image_path = ""), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD((p.image_path = "caf\xc3.png"), KINEMA_ERROR_INVALID_ARGUMENT);
+    BAD_IN_JOB((p.image_path = "/nonexistent/start.png"), KINEMA_ERROR_IO);
+    BAD_IN_JOB((p.image_path = __FILE__), KINEMA_ERROR_CORRUPT_FILE);
+    BAD_IN_JOB((p.image_rgb = grey, p.image_width = 2, p.image_height = 2, p.frames = 1),
+               KINEMA_ERROR_INVALID_ARGUMENT);
 #undef BAD
 #undef BAD_IN_JOB
 

@@ -58,6 +58,10 @@ static const struct field generate_params_fields[] = {
     FIELD(kinema_generate_params, shot_count),
     FIELD(kinema_generate_params, beats),
     FIELD(kinema_generate_params, beat_count),
+    FIELD(kinema_generate_params, image_path),
+    FIELD(kinema_generate_params, image_rgb),
+    FIELD(kinema_generate_params, image_width),
+    FIELD(kinema_generate_params, image_height),
 };
 
 static const struct field shot_fields[] = {

@@ -176,6 +176,13 @@ grep -q "12 frames" "$TMP/shots.out" && grep -q "cuts at 0.5 s (frame 8)" "$TMP/
     grep -q "shot 1: beats start at latent frames 3" "$TMP/shots.out" ||
     fail "the example's two shots: $(cat "$TMP/shots.out")"
 rm -f "$video"
+# An image as the first frame: a grey 8x8 PPM, scaled to cover the frame.
+printf 'P6\n8 8\n255\n' >"$TMP/start.ppm"
+head -c 192 /dev/zero | tr '\0' '\200' >>"$TMP/start.ppm"
+valgrind_run 0 image "$TMP/generate" -q -m "$MODEL" "${QUICK[@]}" -i "$TMP/start.ppm" -o "$video" -S 5 "a red fox"
+grep -q "image 8x8 scaled to cover" "$TMP/image.out" || fail "the example's image: $(cat "$TMP/image.out")"
+rm -f "$video"
+valgrind_run 1 missing-image "$TMP/generate" -q -m "$MODEL" "${QUICK[@]}" -i "$TMP/none.png" -o "$video" "a red fox"
 valgrind_run 2 shots-and-prompt "$TMP/generate" -q -m "$MODEL" -c "0.5:a red fox" -o "$video" "a prompt"
 valgrind_run 2 bad-shot "$TMP/generate" -q -m "$MODEL" -c "half:a red fox" -o "$video"
 valgrind_run 2 stray-beat "$TMP/generate" -q -m "$MODEL" -b "0.5:a fox" -c "1:a red fox" -o "$video"

@@ -721,6 +721,8 @@ def stage_dit(args, minutes: float) -> None:
         raise SystemExit("--dit-face-weight must be 0 or more")
     if args.dit_word_contrast < 0 or args.dit_contrast_margin < 0:
         raise SystemExit("--dit-word-contrast and --dit-contrast-margin must be 0 or more")
+    if not 0 <= args.dit_image_share <= 1:
+        raise SystemExit("--dit-image-share must be within [0, 1]")
     device = pick_device(args.device)
     tokenizer = load_tokenizer(work)
     cache_path = work / "latents.pt"
@@ -806,7 +808,7 @@ def stage_dit(args, minutes: float) -> None:
     run = {"from_step": first_step, "to_step": first_step, "batch": args.dit_batch, "lr": args.dit_lr,
            "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "face_weight": args.dit_face_weight,
            "word_contrast": args.dit_word_contrast, "contrast_margin": args.dit_contrast_margin,
-           "contrast_words": args.dit_contrast_words,
+           "contrast_words": args.dit_contrast_words, "image_share": args.dit_image_share,
            "hardware": state["hardware"]}
     runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
@@ -854,20 +856,34 @@ def stage_dit(args, minutes: float) -> None:
         noise = torch.randn(x0.shape, generator=noise_gen, device=device)
         s = sigma.view(-1, 1, 1, 1, 1)
         xt = (1 - s) * x0 + s * noise
+        # --dit-image-share P: in a share P of the clips the first latent frame is given clean,
+        # with timestep 0 on its tokens, and left out of the loss: image-to-video as Kinema's
+        # engine (and diffusers' WanImageToVideoPipeline with expand_timesteps) runs it.
+        timestep = (sigma * 1000)[:, None].expand(-1, x0.shape[2] * x0.shape[3] * x0.shape[4] // 4).clone()
+        kept = torch.ones(len(idx), 1, x0.shape[2], 1, 1, device=device)
+        if args.dit_image_share > 0:
+            per_frame = x0.shape[3] * x0.shape[4] // 4  # tokens of one latent frame (patch 1x2x2)
+            for k in range(len(idx)):
+                if rng.random() < args.dit_image_share:
+                    xt[k, :, 0] = x0[k, :, 0]
+                    timestep[k, :per_frame] = 0
+                    kept[k, :, 0] = 0
         # --amp bf16: the forward pass in bfloat16 autocast (weights, optimizer and loss stay float32).
         # With contrast, the swapped prompts of the `contrasted` clips ride in the same forward
         # pass, after the batch.
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16"):
             emb = encode_prompts(tokenizer, text_encoder, prompts + [swapped[k] for k in contrasted])
             sel = torch.tensor(list(range(len(idx))) + contrasted, device=device)
-            out = transformer(hidden_states=xt[sel], timestep=(sigma * 1000)[sel], encoder_hidden_states=emb,
-                              return_dict=False)[0]
+            out = transformer(hidden_states=xt[sel], timestep=timestep[sel] if args.dit_image_share > 0
+                              else (sigma * 1000)[sel], encoder_hidden_states=emb, return_dict=False)[0]
         pred = out[:len(idx)]
         if args.dit_face_weight > 0 or contrasted:
-            masks = face_masks_of(d, idx)
+            masks = face_masks_of(d, idx) * kept[:, 0]
         if args.dit_face_weight > 0:
-            weight = 1.0 + args.dit_face_weight * masks[:, None]
+            weight = (1.0 + args.dit_face_weight * masks[:, None]) * kept
             loss = ((pred.float() - (noise - x0)).pow(2) * weight).mean() / weight.mean()
+        elif args.dit_image_share > 0:
+            loss = ((pred.float() - (noise - x0)).pow(2) * kept).mean() / kept.mean()
         else:
             loss = F.mse_loss(pred.float(), noise - x0)
         if contrasted:
@@ -1069,6 +1085,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                 words = {"emotions": "emotion-word", "actions": "action-word", "both": "emotion- and action-word",
                          "order": "word-order"}[r.get("contrast_words", "emotions")]
                 amp += f", {words} contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
+            if r.get("image_share"):
+                amp += f", the first latent frame given clean in {r['image_share']:.0%} of clips (image-to-video)"
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
@@ -1195,6 +1213,9 @@ def main(argv=None) -> int:
     p.add_argument("--dit-lr", type=float, default=3e-4)
     p.add_argument("--dit-face-weight", type=float, default=0.0,
                    help="extra weight of the latent positions of the character's head in the DiT loss (0: none)")
+    p.add_argument("--dit-image-share", type=float, default=0.0,
+                   help="share of clips trained as image-to-video: first latent frame clean at timestep 0, "
+                        "out of the loss (0: none)")
     p.add_argument("--dit-word-contrast", type=float, default=0.0,
                    help="weight of the word contrast: the head's loss with the clip's prompt must be lower "
                         "than with its emotions, actions or word order (--dit-contrast-words) swapped, by "

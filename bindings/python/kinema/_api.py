@@ -227,7 +227,8 @@ class _Request:
     def __init__(self, prompt, *, negative_prompt=None, width=None, height=None, frames=None,
                  duration=None, fps=None, steps=None, guidance=None, flow_shift=None, sampler=None,
                  seed=None, initial_latents=None, output=None, output_format=None, crf=None,
-                 return_frames=False, threads=None, log_level=LogLevel.INFO, shots=None, beats=None):
+                 return_frames=False, threads=None, log_level=LogLevel.INFO, shots=None, beats=None,
+                 image=None):
         lib = library()
         p = lib.kinema_generate_default_params()
         self.keep = []
@@ -255,6 +256,7 @@ class _Request:
                 raise _invalid(f"seed is {seed}; expected 0 to 2**64 - 2")
             p.seed = seed
         self._latents(p, initial_latents)
+        self._image(p, image)
         p.output_path = self._keep(_text(output, "output"))
         p.output_format = _enum(output_format, OutputFormat, "output_format")
         p.crf = _int32(crf, "crf", -1)
@@ -319,6 +321,40 @@ class _Request:
                 raise _invalid(f"{name}[{k}] has no prompt")
         self.keep.append(c_beats)
         return ctypes.cast(c_beats, ctypes.POINTER(_native.Beat)), len(beats)
+
+    def _image(self, p, image):
+        """image_path for a path; image_rgb for a uint8 [H, W, 3] numpy array or an
+        (rgb_bytes, width, height) tuple."""
+        if image is None:
+            return
+        if isinstance(image, (str, bytes, os.PathLike)):
+            p.image_path = self._keep(_text(image, "image"))
+            return
+        if _numpy is not None and isinstance(image, _numpy.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != _numpy.uint8:
+                raise _invalid(f"image array has shape {image.shape} and dtype {image.dtype}; expected uint8 [H, W, 3]")
+            height, width = image.shape[0], image.shape[1]
+            data = _numpy.ascontiguousarray(image)
+            pointer = data.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
+            self.keep.append(data)
+        else:
+            try:
+                pixels, width, height = image
+            except (TypeError, ValueError):
+                raise TypeError("image must be a path, a uint8 [H, W, 3] numpy array "
+                                "or an (rgb_bytes, width, height) tuple") from None
+            if not isinstance(pixels, (bytes, bytearray, memoryview)):
+                raise TypeError(f"image pixels must be bytes, not {type(pixels).__name__}")
+            width, height = _int32(width, "image width"), _int32(height, "image height")
+            if width < 1 or height < 1 or len(pixels) != width * height * 3:
+                raise _invalid(f"image of {width}x{height} needs {max(width, 0) * max(height, 0) * 3} bytes of RGB, "
+                               f"got {len(pixels)}")
+            buffer = (ctypes.c_uint8 * len(pixels)).from_buffer_copy(pixels)
+            pointer = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_uint8))
+            self.keep.append(buffer)
+        p.image_rgb = pointer
+        p.image_width = width
+        p.image_height = height
 
     def _latents(self, p, latents):
         if latents is None:
@@ -537,7 +573,9 @@ class Model:
         it ends (shot k uses seed + k; the clip is as long as its shots, so no frames or
         duration). beats, a sequence of (seconds, prompt) pairs, change the prompt at those
         times without a cut; a shot takes its own as a third item, (prompt, seconds, beats),
-        with times from the shot's start. Options: negative_prompt, width, height, frames (4k+1) or duration (seconds), fps,
+        with times from the shot's start. image, a path (PNG, JPEG, ...), a uint8 [H, W, 3] numpy
+        array or an (rgb_bytes, width, height) tuple, becomes the first frame and the rest is
+        generated to follow it (scaled to cover the frame, centre-cropped). Options: negative_prompt, width, height, frames (4k+1) or duration (seconds), fps,
         steps, guidance, flow_shift, sampler ("unipc" or "euler"), seed, initial_latents (numpy
         array, (values, shape) pair, or .safetensors path), output (.mp4, .safetensors, or a
         directory/ for PNG frames), output_format, crf, return_frames, threads, log_level.

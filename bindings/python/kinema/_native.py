@@ -36,6 +36,7 @@ class Phase(enum.IntEnum):
     DECODING = 3
     WRITING_VIDEO = 4
     FINISHED = 5
+    ENCODING_IMAGE = 6
 
 
 class Sampler(enum.IntEnum):
@@ -145,6 +146,10 @@ class GenerateParams(ctypes.Structure):
         ("shot_count", ctypes.c_int32),
         ("beats", ctypes.POINTER(Beat)),
         ("beat_count", ctypes.c_int32),
+        ("image_path", ctypes.c_char_p),
+        ("image_rgb", ctypes.POINTER(ctypes.c_uint8)),
+        ("image_width", ctypes.c_int32),
+        ("image_height", ctypes.c_int32),
     ]
 
 

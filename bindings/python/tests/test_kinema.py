@@ -198,6 +198,76 @@ def test_beats_change_the_prompt_without_a_cut(model):
     assert max(abs(a - b) for a, b in zip(raw(shot), raw(beat))) <= 1e-6
 
 
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "Tests" / "KinemaTests" / "Fixtures"
+
+
+def image_case(name):
+    """(case, image bytes, width, height, expected frames as floats) of an image-to-video fixture."""
+    case = next(c for c in json.loads((FIXTURES / "pipeline" / "image-cases.json").read_text()) if c["name"] == name)
+    header, data = read_safetensors(FIXTURES / "pipeline" / f"{name}.safetensors")
+
+    def tensor(key):
+        start, end = header[key]["data_offsets"]
+        return header[key]["shape"], array.array("f", data[start:end])
+
+    (height, width, _), image = tensor("image")
+    latents_shape, latents = tensor("latents")
+    _, video = tensor("video")
+    return case, bytes(int(v) for v in image), width, height, (latents, latents_shape), video
+
+
+def test_image_to_video_matches_the_reference_from_every_kind_of_image(model, tmp_path):
+    case, rgb, width, height, latents, expected = image_case("image-euler-cfg1-f5")
+    options = dict(negative_prompt=case["negative_prompt"], width=case["width"], height=case["height"],
+                   frames=case["frames"], steps=case["steps"], guidance=case["guidance"], sampler=case["sampler"],
+                   initial_latents=latents, return_frames=True)
+    result = model.generate(case["prompt"], image=(rgb, width, height), **options)
+    frames = list(memoryview(result.video).cast("B").cast("f"))
+    assert max(abs(a - b) for a, b in zip(frames, expected)) <= 1e-3  # diffusers' WanImageToVideoPipeline
+    ppm = tmp_path / "start.ppm"  # a format FFmpeg reads that needs no imaging library to write
+    ppm.write_bytes(b"P6\n%d %d\n255\n" % (width, height) + rgb)
+    from_file = model.generate(case["prompt"], image=str(ppm), **options)
+    assert list(memoryview(from_file.video).cast("B").cast("f")) == frames
+    numpy = pytest.importorskip("numpy")
+    pixels = numpy.frombuffer(rgb, dtype=numpy.uint8).reshape(height, width, 3)
+    from_array = model.generate(case["prompt"], image=pixels, **options)
+    assert numpy.array_equal(numpy.asarray(from_array.video), numpy.asarray(result.video))
+    plain = model.generate(case["prompt"], **options)
+    assert max(abs(a - b) for a, b in zip(memoryview(plain.video).cast("B").cast("f"), expected)) > 0.05
+
+
+def test_image_progress_and_resizing(model):
+    reports = []
+    gradient = bytes((x * 4) % 256 for x in range(96 * 40 * 3))
+    result = model.generate("a cat", image=(gradient, 96, 40), on_progress=reports.append, seed=3,
+                            **dict(QUICK, frames=5))
+    phases = [r.phase for r in reports]
+    assert Phase.ENCODING_IMAGE in phases
+    assert phases.index(Phase.ENCODING_IMAGE) > phases.index(Phase.ENCODING_TEXT)
+    assert phases.index(Phase.ENCODING_IMAGE) < phases.index(Phase.DENOISING)
+    assert any("image 96x40 scaled to cover 32x32 and centre-cropped" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("image, options, status, words", [
+    ((b"\0" * 11, 2, 2), {}, Status.INVALID_ARGUMENT, "needs 12 bytes"),
+    ((b"", 0, 2), {}, Status.INVALID_ARGUMENT, "needs 0 bytes"),
+    ((b"\0" * 12, 2, 2), dict(frames=1), Status.INVALID_ARGUMENT, "first frame, so the clip (or its first shot) needs at least"),
+    ("/nonexistent/start.png", {}, Status.IO, "image file /nonexistent/start.png does not exist"),
+    (__file__, {}, Status.CORRUPT_FILE, "cannot open image"),
+])
+def test_bad_images_raise_kinema_errors(model, image, options, status, words):
+    with pytest.raises(KinemaError) as raised:
+        model.generate("a cat", image=image, **dict(QUICK, **options))
+    assert raised.value.status == status and words in raised.value.message
+
+
+def test_image_of_the_wrong_type(model):
+    with pytest.raises(TypeError):
+        model.generate("a cat", image=42, **QUICK)
+    with pytest.raises(TypeError):
+        model.generate("a cat", image=("pixels", 1, 1), **QUICK)
+
+
 @pytest.mark.parametrize("beats, words", [
     ([(0.0, "b")], "beats[0].at_seconds"),
     ([(float("nan"), "b")], "beats[0].at_seconds"),
