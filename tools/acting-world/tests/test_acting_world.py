@@ -394,6 +394,21 @@ class EvalCommandTests(unittest.TestCase):
         args.shots = args.beats = False
         cmd = eval_tiny.kinema_command(args, rows[multi], multi, Path("o.safetensors"))
         self.assertEqual(cmd[cmd.index("--prompt") + 1], rows[multi]["prompt"])
+        self.assertNotIn("--image", cmd)
+
+    def test_image_mode_starts_from_the_worlds_first_frame(self):
+        import argparse
+        import eval_tiny
+        from PIL import Image
+        rows = load_jsonl(HELDOUT_PATH)
+        with tempfile.TemporaryDirectory() as tmp:
+            args = argparse.Namespace(kinema=Path("kinema"), model=Path("m"), seed=0, shots=False, beats=False,
+                                      image=True)
+            cmd = eval_tiny.kinema_command(args, rows[0], 0, Path(tmp) / "c.safetensors")
+            png = Path(cmd[cmd.index("--image") + 1])
+            self.assertEqual(png, Path(tmp) / f"{rows[0]['id']}-first.png")
+            frames, _ = render_clip(ClipSpec.from_dict(rows[0]["spec"]), size=64, fps=8.0)
+            self.assertTrue(np.array_equal(np.asarray(Image.open(png).convert("RGB")), frames[0]))
 
 
 class ModelCardTests(unittest.TestCase):
@@ -409,7 +424,13 @@ class ModelCardTests(unittest.TestCase):
             eval_tiny.write_card_section(card, 4, 0, "SHOTS-2", "JUDGE-S2", shots=True)
             eval_tiny.write_card_section(card, 4, 0, "BEATS-1", "JUDGE-B1", shots=True, beats=True)
             eval_tiny.write_card_section(card, 4, 0, "SHOTS-3", "JUDGE-S3", shots=True)
+            eval_tiny.write_card_section(card, 4, 0, "IMAGE-1", "JUDGE-I1", image=True)
+            eval_tiny.write_card_section(card, 4, 0, "IMAGE-2", "JUDGE-I2", image=True, shots=True, beats=True)
             text = card.read_text()
+            self.assertNotIn("IMAGE-1", text)
+            self.assertIn("IMAGE-2", text)
+            self.assertEqual(text.count(eval_tiny.IMAGE_HEADING), 1)
+            self.assertIn('EVAL_ARGS="--image --beats"', text)
             self.assertNotIn("SHOTS-1", text)
             self.assertNotIn("SHOTS-2", text)
             self.assertIn("SHOTS-3", text)

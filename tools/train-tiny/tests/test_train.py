@@ -236,8 +236,8 @@ class TrainTests(unittest.TestCase):
             args = argparse.Namespace(
                 work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
                 ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=3.0,
-                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", max_steps=step + 1,
-                log_every=1, save_minutes=5.0)
+                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=0.0,
+                max_steps=step + 1, log_every=1, save_minutes=5.0)
             train.stage_dit(args, minutes=5.0)
             dit = torch.load(work / "dit.pt", weights_only=False)["state"]
             self.assertEqual(dit["step"], step + 1)
@@ -272,6 +272,34 @@ class TrainTests(unittest.TestCase):
                               "(margin 0.02), CPU", card)
             args.dit_contrast_margin = -0.1
             with self.assertRaisesRegex(SystemExit, "--dit-word-contrast"):
+                train.stage_dit(args, minutes=5.0)
+
+    def test_image_conditioned_transformer_step(self):
+        """--dit-image-share: steps where every clip's first latent frame is given clean at
+        timestep 0 (and left out of the loss); recorded with its share and named on the card."""
+        import argparse
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            before, _ = import_for_decoder_run(work)
+            train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1,
+                                                   seed=0))
+            step = torch.load(work / "dit.pt", weights_only=False)["state"]["step"]
+            args = argparse.Namespace(
+                work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
+                ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=0.0,
+                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=1.0,
+                max_steps=step + 2, log_every=1, save_minutes=5.0)
+            train.stage_dit(args, minutes=5.0)
+            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
+            self.assertEqual(dit["step"], step + 2)
+            self.assertEqual(dit["runs"][-1]["image_share"], 1.0)
+            self.assertTrue(np.isfinite(dit["history"][-1]["loss"]))
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
+                                    0, 180, 20000, {})
+            self.assertIn(f"steps {step}-{step + 2}: batch 2, lr 1e-05, 2 clips, the first latent frame given clean "
+                          "in 100% of clips (image-to-video), CPU", card)
+            args.dit_image_share = 1.5
+            with self.assertRaisesRegex(SystemExit, "--dit-image-share"):
                 train.stage_dit(args, minutes=5.0)
 
     def test_swapped_emotions_keep_the_clip(self):
