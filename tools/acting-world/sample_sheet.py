@@ -3,7 +3,7 @@
 puts each generated clip under the acting world's rendering of what its prompt asks for.
 
     python tools/acting-world/sample_sheet.py --out docs/kinema-tiny \
-        [--model models/kinema-tiny] [--clips heldout_008,heldout_030] [--seed 0] [--shots] [--beats]
+        [--model models/kinema-tiny] [--clips heldout_008,heldout_030] [--seed 0] [--shots] [--beats] [--image]
 
 For every held-out id it runs `kinema generate` twice with the same seed (an MP4 for people and
 a .safetensors of the same frames for the sheet; the engine is deterministic), then writes
@@ -12,7 +12,9 @@ generator's frames of the spec, with per-frame labels) and a row "generated", on
 half second. With `--shots` each clip is also generated shot by shot, with the per-shot prompts
 of `eval_tiny.py --shots`, into `<out>/<id>-shots.mp4` and a third row "shot by shot"; with
 `--beats` also with the beats of `eval_tiny.py --beats`, into `<out>/<id>-beats.mp4` and a row
-"with beats".
+"with beats"; with `--image` also from one prompt starting from the world's first frame
+(`eval_tiny.py --image`, `kinema generate --image`), into `<out>/<id>-image.mp4` and a row "from
+image".
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "judge"))
 
 from contact_sheet import BG, INK, _font  # noqa: E402
-from eval_tiny import row_shots, shot_options  # noqa: E402
+from eval_tiny import first_frame_png, row_shots, shot_options  # noqa: E402
 from generate import HELDOUT_PATH, atomic_write_bytes, load_jsonl  # noqa: E402
 from video_io import load_video  # noqa: E402
 from world import ACTIONS, EMOTIONS, FRAMINGS, ClipSpec, render_clip  # noqa: E402
@@ -40,12 +42,15 @@ from world import ACTIONS, EMOTIONS, FRAMINGS, ClipSpec, render_clip  # noqa: E4
 DEFAULT_CLIPS = "heldout_000,heldout_008,heldout_022,heldout_030,heldout_046,heldout_063"
 
 
-def run_kinema(args, row: dict, seed: int, output: Path, shots: list | None = None) -> None:
+def run_kinema(args, row: dict, seed: int, output: Path, shots: list | None = None,
+               image: Path | None = None) -> None:
     cmd = [str(args.kinema), "generate", "--model", str(args.model)]
     if shots:
         cmd += shot_options(shots)
     else:
         cmd += ["--prompt", row["prompt"], "--duration", f"{float(row['spec']['duration']):g}"]
+    if image is not None:
+        cmd += ["--image", str(image)]
     cmd += ["--seed", str(seed), "--output", str(output)]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="use eval_tiny.py's seed for each row (its index in heldout.jsonl + --seed)")
     ap.add_argument("--shots", action="store_true", help="add each clip generated shot by shot (eval_tiny.py --shots)")
     ap.add_argument("--beats", action="store_true", help="add each clip generated with beats (eval_tiny.py --beats)")
+    ap.add_argument("--image", action="store_true",
+                    help="add each clip from one prompt, starting from the world's first frame (eval_tiny.py --image)")
     ap.add_argument("--scale", type=int, default=2)
     args = ap.parse_args(argv)
 
@@ -108,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
                 raw = Path(tmp) / f"{clip_id}-{suffix}.safetensors"
                 run_kinema(args, row, seed, raw, shots)
                 rows_out.append((name, load_video(raw)[0]))
+            if args.image:
+                first = first_frame_png(row, Path(tmp) / f"{clip_id}-first.png")
+                run_kinema(args, row, seed, args.out / f"{clip_id}-image.mp4", image=first)
+                raw = Path(tmp) / f"{clip_id}-image.safetensors"
+                run_kinema(args, row, seed, raw, image=first)
+                rows_out.append(("from image", load_video(raw)[0]))
             spec = ClipSpec.from_dict(row["spec"])
             intended, labels = render_clip(spec, size=64, fps=fps)
             step = max(1, int(round(fps / 2)))
