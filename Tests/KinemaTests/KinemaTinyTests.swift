@@ -15,6 +15,17 @@ final class KinemaTinyTests: XCTestCase {
         let prompt: String, negative_prompt: String, height: Int, width: Int
     }
 
+    /// The request of a fixture case, starting from the fixture's latents.
+    func request(_ c: Case, fixture: SafeTensorsFile) throws -> GenerationRequest {
+        var r = GenerationRequest(prompt: c.prompt)
+        r.negativePrompt = c.negative_prompt
+        r.width = c.width; r.height = c.height; r.frames = c.frames
+        r.steps = c.steps; r.guidance = c.guidance
+        r.sampler = SamplerKind(rawValue: c.sampler)
+        r.initialLatents = try fixture.tensor("latents")
+        return r
+    }
+
     /// The model is part of the repository and is what DefaultModel finds from the build tree.
     func testIsTheDefaultModel() throws {
         let found = try DefaultModel.locate(relativeTo: KinemaTinyTests.modelURL.appendingPathComponent("x"))
@@ -50,12 +61,7 @@ final class KinemaTinyTests: XCTestCase {
         let dir = try makeTemporaryDirectory(self)
         for c in cases {
             let fixture = try SafeTensorsFile(url: fixtureURL("kinema-tiny/\(c.name).safetensors"))
-            var r = GenerationRequest(prompt: c.prompt)
-            r.negativePrompt = c.negative_prompt
-            r.width = c.width; r.height = c.height; r.frames = c.frames
-            r.steps = c.steps; r.guidance = c.guidance
-            r.sampler = SamplerKind(rawValue: c.sampler)
-            r.initialLatents = try fixture.tensor("latents")
+            var r = try request(c, fixture: fixture)
             let out = dir.appendingPathComponent("\(c.name).safetensors")
             r.outputPath = out.path
             let result = try p.generate(r)
@@ -75,12 +81,7 @@ final class KinemaTinyTests: XCTestCase {
         XCTAssertEqual(cases.count, 1)
         for c in cases {
             let fixture = try SafeTensorsFile(url: fixtureURL("kinema-tiny/\(c.name).safetensors"))
-            var r = GenerationRequest(prompt: c.prompt)
-            r.negativePrompt = c.negative_prompt
-            r.width = c.width; r.height = c.height; r.frames = c.frames
-            r.steps = c.steps; r.guidance = c.guidance
-            r.sampler = SamplerKind(rawValue: c.sampler)
-            r.initialLatents = try fixture.tensor("latents")
+            var r = try request(c, fixture: fixture)
             let image = try fixture.tensor("image")
             r.image = try rgbImage(image)
             r.returnFrames = true

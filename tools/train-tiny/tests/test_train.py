@@ -34,6 +34,23 @@ def import_for_decoder_run(work: Path, **settings):
     return before, args
 
 
+def import_for_dit_run(work: Path, **settings):
+    """Imports the committed model into `work` and encodes 2 clips; returns its vae.pt, the
+    transformer's step and the stage_dit arguments of a one-step CPU run from there, with
+    `settings` over the defaults (no extra losses)."""
+    import argparse
+    before, _ = import_for_decoder_run(work)
+    train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1, seed=0))
+    step = torch.load(work / "dit.pt", weights_only=False)["state"]["step"]
+    args = argparse.Namespace(
+        work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
+        ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=0.0,
+        dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=0.0,
+        max_steps=step + 1, log_every=1, save_minutes=5.0)
+    vars(args).update(settings)
+    return before, step, args
+
+
 class TrainTests(unittest.TestCase):
     def test_clip_frames_are_8d_plus_1(self):
         rng = np.random.default_rng(0)
@@ -229,15 +246,7 @@ class TrainTests(unittest.TestCase):
         import argparse
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            before, _ = import_for_decoder_run(work)
-            train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1,
-                                                   seed=0))
-            step = torch.load(work / "dit.pt", weights_only=False)["state"]["step"]
-            args = argparse.Namespace(
-                work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
-                ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=3.0,
-                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=0.0,
-                max_steps=step + 1, log_every=1, save_minutes=5.0)
+            before, step, args = import_for_dit_run(work, dit_face_weight=3.0)
             train.stage_dit(args, minutes=5.0)
             dit = torch.load(work / "dit.pt", weights_only=False)["state"]
             self.assertEqual(dit["step"], step + 1)
@@ -280,15 +289,8 @@ class TrainTests(unittest.TestCase):
         import argparse
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            before, _ = import_for_decoder_run(work)
-            train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1,
-                                                   seed=0))
-            step = torch.load(work / "dit.pt", weights_only=False)["state"]["step"]
-            args = argparse.Namespace(
-                work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
-                ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=0.0,
-                dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=1.0,
-                max_steps=step + 2, log_every=1, save_minutes=5.0)
+            before, step, args = import_for_dit_run(work, dit_image_share=1.0)
+            args.max_steps = step + 2
             train.stage_dit(args, minutes=5.0)
             dit = torch.load(work / "dit.pt", weights_only=False)["state"]
             self.assertEqual(dit["step"], step + 2)
