@@ -381,12 +381,12 @@ def stage_vae(args, minutes: float) -> None:
     decoder_only = args.vae_decoder_only
     if args.vae_face_weight < 0 or args.vae_temporal_weight < 0 or args.vae_gan_weight < 0:
         raise SystemExit("--vae-face-weight, --vae-temporal-weight and --vae-gan-weight must be 0 or more")
-    if args.vae_gan_weight > 0:
-        # Only decoder runs are recorded with their losses (see decoder_runs and the model card).
-        if not decoder_only:
-            raise SystemExit("--vae-gan-weight: only with --vae-decoder-only")
-        if args.vae_gan_frames < 1:
-            raise SystemExit("--vae-gan-frames must be 1 or more")
+    if args.vae_anchor_weight < 0:
+        raise SystemExit("--vae-anchor-weight must be 0 or more")
+    if args.vae_anchor_weight > 0 and decoder_only:
+        raise SystemExit("--vae-anchor-weight: not with --vae-decoder-only (the encoder is frozen there)")
+    if args.vae_gan_weight > 0 and args.vae_gan_frames < 1:
+        raise SystemExit("--vae-gan-frames must be 1 or more")
     if decoder_only:
         for module in (vae.encoder, vae.quant_conv):
             module.requires_grad_(False)
@@ -440,14 +440,24 @@ def stage_vae(args, minutes: float) -> None:
     # Decoder runs are listed one by one on the model card (see decoder_runs); the encoder's
     # hardware is kept apart from the latest run's.
     state.setdefault("latent_hardware", state.get("hardware"))
-    if decoder_only:
-        state.setdefault("decoder_steps", 0)
-        runs = state["decoder_runs"] = decoder_runs(state)
+    # Once the decoder has been trained alone, a run of the whole VAE is a fine-tune of those
+    # weights (a new encoder, so a new latent space): it is listed on its own (joint_runs), and
+    # the first training's settings stay as the model card reports them.
+    fine_tune = not decoder_only and bool(decoder_runs(state))
+    run = None
+    if decoder_only or fine_tune:
         run = {"from_step": state["step"], "to_step": state["step"], "batch": args.vae_batch, "window": window,
                "lr": args.vae_lr, "face_weight": args.vae_face_weight, "temporal_weight": args.vae_temporal_weight,
                "gan_weight": args.vae_gan_weight, "hardware": hardware(device, args.threads)}
+    if decoder_only:
+        state.setdefault("decoder_steps", 0)
+        runs = state["decoder_runs"] = decoder_runs(state)
         runs.append(run)
         state.update(decoder_batch=args.vae_batch, decoder_window=window)
+    elif fine_tune:
+        state["decoder_runs"] = decoder_runs(state)
+        run.update(kl_weight=args.vae_kl, anchor_weight=args.vae_anchor_weight, pool=args.pool)
+        state.setdefault("joint_runs", []).append(run)
     else:
         state.update(batch=args.vae_batch, window=window, kl_weight=args.vae_kl, pool=args.pool,
                      latent_hardware=hardware(device, args.threads))
@@ -469,13 +479,23 @@ def stage_vae(args, minutes: float) -> None:
         if not disc_resumed:
             state["disc_steps"] = 0
         last_layer = vae.decoder.conv_out.weight
+    # --vae-anchor-weight W: the encoder this run starts from, frozen; W x the squared change of
+    # the posterior mean (per channel, relative to that channel's variance in the batch) keeps
+    # the new latent space near the old one, so that a transformer trained on the old latents
+    # needs only a short adaptation.
+    anchor = None
+    if args.vae_anchor_weight > 0:
+        import copy
+        anchor = copy.deepcopy(vae).eval()
+        anchor.requires_grad_(False)
+    running_anchor = []
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
     last_save = start
     running, running_gan = [], []
 
     def save():
-        if decoder_only:
+        if run is not None:
             run["to_step"] = state["step"]
         state["seconds"] += time.time() - save.mark
         save.mark = time.time()
@@ -527,6 +547,13 @@ def stage_vae(args, minutes: float) -> None:
             loss = loss + args.vae_temporal_weight * flicker
         if not decoder_only:
             loss = loss + args.vae_kl * kl
+        if anchor is not None:
+            with torch.no_grad():
+                old = anchor.encode(x).latent_dist.mean
+            var = old.transpose(0, 1).flatten(1).var(dim=1).clamp_min(1e-6).view(1, -1, 1, 1, 1)
+            drift = ((posterior.mean - old).pow(2) / var).mean()
+            loss = loss + args.vae_anchor_weight * drift
+            running_anchor.append(drift.item())
         if disc is not None:
             # The same few frames of every clip, rendered and decoded.
             index = torch.from_numpy(rng.choice(window, size=min(window, args.vae_gan_frames), replace=False)).to(device)
@@ -573,6 +600,11 @@ def stage_vae(args, minutes: float) -> None:
                 # fake (per patch), and the decoder's adaptive adversarial weight.
                 gan = dict(d_loss=round(float(g[0]), 4), d_real_ok=round(float(g[1]), 3),
                            d_fake_ok=round(float(g[2]), 3), gan_scale=round(float(g[3]), 4))
+            if running_anchor:
+                # The posterior mean's squared change from the starting encoder, per unit variance.
+                gan["drift"] = round(float(np.mean(running_anchor)), 5)
+                state["history"][-1]["drift"] = gan["drift"]
+                running_anchor = []
             log(work, "vae", step=state["step"], l1=round(float(m[0]), 5), l2=round(float(m[1]), 5),
                 kl=round(float(m[2]), 4), flicker=round(float(m[3]), 5), psnr_db=round(psnr, 2), **gan,
                 s_per_step=round((time.time() - start) / max(1, state["step"] - first_step), 3))
@@ -730,9 +762,16 @@ def stage_dit(args, minutes: float) -> None:
         raise SystemExit(f"{cache_path}: no latent cache; run the latents stage first")
     cache = torch.load(cache_path, weights_only=False)
     ck = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
+    # --adopt-latents: a transformer trained on the latents of another encoder (the VAE was
+    # fine-tuned whole since) continues on this cache's, with this cache's normalisation.
+    switched = ck is not None and ck["state"]["vae_step"] != cache["vae_step"]
+    if switched and not args.adopt_latents:
+        raise SystemExit(f"{ckpt_path}: trained on latents of VAE step {ck['state']['vae_step']}, but "
+                         f"{cache_path} holds VAE step {cache['vae_step']}; delete one of them, or continue "
+                         "on the new latents with --adopt-latents")
     # The latent normalisation: the cache's for a new run; a resumed run keeps the one its weights
     # were trained with, even if the cache has grown (more clips encoded by the same VAE) since.
-    stats = ck if ck is not None else cache
+    stats = ck if ck is not None and not switched else cache
     latents_mean, latents_std = stats["latents_mean"], stats["latents_std"]
     lat_mean = torch.tensor(latents_mean, device=device).view(1, -1, 1, 1, 1)
     lat_std = torch.tensor(latents_std, device=device).view(1, -1, 1, 1, 1)
@@ -772,9 +811,12 @@ def stage_dit(args, minutes: float) -> None:
     noise_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(args.seed + 12)
     if ck is not None:
         state = ck["state"]
-        if state["vae_step"] != cache["vae_step"]:
-            raise SystemExit(f"{ckpt_path}: trained on latents of VAE step {state['vae_step']}, but "
-                             f"{cache_path} holds VAE step {cache['vae_step']}; delete one of them")
+        if switched:
+            state.setdefault("latent_switches", []).append(
+                {"at_step": state["step"], "from_vae_step": state["vae_step"], "to_vae_step": cache["vae_step"]})
+            state["vae_step"] = cache["vae_step"]
+            log(work, "dit", note="continuing on the latents of another encoder", step=state["step"],
+                vae_step=cache["vae_step"])
         # An imported checkpoint (see stage_import) has weights only: the optimizer starts afresh
         # at this step, and so does the learning-rate warm-up.
         if ck.get("optimizer") is not None:
@@ -795,8 +837,11 @@ def stage_dit(args, minutes: float) -> None:
     if args.ema > 0:
         ema = {"transformer": {k: v.detach().clone() for k, v in transformer.state_dict().items()},
                "text_encoder": {k: v.detach().clone() for k, v in text_encoder.state_dict().items()}}
-        if ck is not None and ck.get("ema") is not None:
+        if ck is not None and ck.get("ema") is not None and not switched:
             ema = {name: {k: v.to(device) for k, v in avg.items()} for name, avg in ck["ema"].items()}
+        if switched:
+            # Weights of the old latent space are not averaged into the new one's.
+            state["ema_since"] = state["step"]
         state.setdefault("ema_since", state["step"])
         state["ema_decay"] = args.ema
     transformer.train()
@@ -809,7 +854,7 @@ def stage_dit(args, minutes: float) -> None:
            "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "face_weight": args.dit_face_weight,
            "word_contrast": args.dit_word_contrast, "contrast_margin": args.dit_contrast_margin,
            "contrast_words": args.dit_contrast_words, "image_share": args.dit_image_share,
-           "hardware": state["hardware"]}
+           "vae_step": cache["vae_step"], "hardware": state["hardware"]}
     runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
     start = time.time()
@@ -1053,24 +1098,39 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
     dh = dit_state["history"][-1] if dit_state["history"] else {}
     decoder = ""
     runs_of_decoder = decoder_runs(vae_state)
-    if runs_of_decoder:
-        parts = []
-        for r in runs_of_decoder:
-            loss = "L1 + L2"
-            if r.get("face_weight"):
-                loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
-            if r.get("temporal_weight"):
-                loss += f" + {r['temporal_weight']:g} x L1 of frame-to-frame error changes"
-            if r.get("gan_weight"):
-                loss += (f" + a patch discriminator's adversarial loss (adaptive weight x {r['gan_weight']:g}, "
-                         "on single frames)")
-            lr = f", lr {r['lr']:g}" if r.get("lr") is not None else ""
-            parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {r['window']}-frame "
-                         f"windows{lr}, loss {loss}, {r['hardware']}")
+    joint = vae_state.get("joint_runs", [])
+
+    def vae_run(r: dict, base: str) -> str:
+        loss = base
+        if r.get("face_weight"):
+            loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
+        if r.get("temporal_weight"):
+            loss += f" + {r['temporal_weight']:g} x L1 of frame-to-frame error changes"
+        if r.get("kl_weight"):
+            loss += f" + {r['kl_weight']:g} x KL"
+        if r.get("anchor_weight"):
+            loss += f" + {r['anchor_weight']:g} x the latents' squared change from the starting encoder"
+        if r.get("gan_weight"):
+            loss += (f" + a patch discriminator's adversarial loss (adaptive weight x {r['gan_weight']:g}, "
+                     "on single frames)")
+        lr = f", lr {r['lr']:g}" if r.get("lr") is not None else ""
+        return (f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {r['window']}-frame "
+                f"windows{lr}, loss {loss}, {r['hardware']}")
+
+    if runs_of_decoder and not joint:
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone on the frozen "
-                   f"encoder of step {latent_step(vae_state)}: " + "; ".join(parts) + ".")
+                   f"encoder of step {latent_step(vae_state)}: "
+                   + "; ".join(vae_run(r, "L1 + L2") for r in runs_of_decoder) + ".")
+    elif joint:
+        # Decoder-alone and whole-VAE runs, in the order they ran.
+        later = sorted([(r, "the decoder alone, ") for r in runs_of_decoder] + [(r, "encoder and decoder, ")
+                                                                                 for r in joint],
+                       key=lambda item: item[0]["from_step"])
+        decoder = (" Later runs, from the weights before them: "
+                   + "; ".join(vae_run(r, "L1 + L2").replace(": ", ": " + label, 1) for r, label in later)
+                   + f". The latent space is that of the encoder of step {latent_step(vae_state)}.")
     vae_hardware = distinct([vae_state.get("latent_hardware") or vae_state.get("hardware")]
-                            + [r.get("hardware") for r in runs_of_decoder])
+                            + [r.get("hardware") for r in runs_of_decoder + joint])
     clips = (f"a pool of {vae_state['pool']} rendered clips" if vae_state.get("pool")
              else "freshly rendered clips")
     runs = ""
@@ -1087,6 +1147,9 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                 amp += f", {words} contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
             if r.get("image_share"):
                 amp += f", the first latent frame given clean in {r['image_share']:.0%} of clips (image-to-video)"
+            switch = [w for w in dit_state.get("latent_switches", []) if w["at_step"] == r["from_step"]]
+            if switch:
+                amp += f", from here on the latents of the VAE encoder of step {switch[-1]['to_vae_step']}"
             parts.append(f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {lr}, "
                          f"{r['clips']} clips{amp}, {r['hardware']}")
         runs = " Runs: " + "; ".join(parts) + "."
@@ -1146,9 +1209,10 @@ stages otherwise; the hardware line above says which made these weights.)
 
 It only knows the acting world: prompts outside that vocabulary give arbitrary cartoon frames.
 How well it follows colour, emotion, motion, framing and cut timing is measured by the judge
-in `tools/acting-world/judge` on the held-out prompts (`make eval-tiny`), and how much of that
-the VAE alone lets through by `make eval-tiny EVAL_ARGS=--vae-ceiling`; both write their tables
-into this card. Size of this folder: {total / 1e6:.1f} MB.
+in `tools/acting-world/judge` on the held-out prompts (`make eval-tiny`, one prompt per clip;
+`make eval-tiny EVAL_ARGS=--shots`, shot by shot; `--beats`, with beats; `--image`, from the
+world's first frame), and how much of that the VAE alone lets through by `make eval-tiny
+EVAL_ARGS=--vae-ceiling`; each writes its tables into this card. Size of this folder: {total / 1e6:.1f} MB.
 """
 
 
@@ -1208,6 +1272,8 @@ def main(argv=None) -> int:
     p.add_argument("--vae-gan-frames", type=int, default=8, help="frames of each window shown to the discriminator")
     p.add_argument("--vae-disc-lr", type=float, default=2e-4)
     p.add_argument("--vae-kl", type=float, default=1e-3, help="weight of the per-latent-element KL")
+    p.add_argument("--vae-anchor-weight", type=float, default=0.0,
+                   help="whole-VAE runs: weight of the posterior mean's squared change from the starting encoder")
     p.add_argument("--clips", type=int, default=1000, help="clips encoded for the DiT stage")
     p.add_argument("--dit-batch", type=int, default=8)
     p.add_argument("--dit-lr", type=float, default=3e-4)
@@ -1226,6 +1292,8 @@ def main(argv=None) -> int:
                    help="what the word contrast swaps in the prompt: the emotions, the actions (left/right, "
                         "still/jump), either at random per clip, or the order (the same actions and emotions "
                         "rotated among the shots and emotion events)")
+    p.add_argument("--adopt-latents", action="store_true",
+                   help="dit: continue a transformer on the latents of a VAE encoder it was not trained on")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-end", type=float, default=None,
                    help="dit: fall linearly from --dit-lr to this over the run's --minutes (default: constant)")

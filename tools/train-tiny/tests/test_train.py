@@ -29,7 +29,7 @@ def import_for_decoder_run(work: Path, **settings):
     args = argparse.Namespace(
         work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True, vae_batch=1,
         vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=0.0, vae_temporal_weight=0.0, vae_gan_weight=0.0,
-        max_steps=before["state"]["step"] + 1, log_every=1, save_minutes=5.0)
+        vae_anchor_weight=0.0, max_steps=before["state"]["step"] + 1, log_every=1, save_minutes=5.0)
     vars(args).update(settings)
     return before, args
 
@@ -46,7 +46,7 @@ def import_for_dit_run(work: Path, **settings):
         work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
         ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=0.0,
         dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=0.0,
-        max_steps=step + 1, log_every=1, save_minutes=5.0)
+        adopt_latents=False, max_steps=step + 1, log_every=1, save_minutes=5.0)
     vars(args).update(settings)
     return before, step, args
 
@@ -174,16 +174,17 @@ class TrainTests(unittest.TestCase):
             runs = after["state"]["decoder_runs"]
             if "decoder_runs" in before["state"]:  # else the earlier run is rebuilt from the fields kept
                 self.assertEqual(runs[:-1], before["state"]["decoder_runs"])
-            # one run after the other, from the encoder's last step to this run's
-            spans = [(r["from_step"], r["to_step"]) for r in runs]
-            self.assertEqual(spans[0][0], step - before["state"]["decoder_steps"])
+            # one run after the other (decoder runs and whole-VAE fine-tunes), up to this run's
+            spans = sorted((r["from_step"], r["to_step"]) for r in runs + after["state"].get("joint_runs", []))
             self.assertTrue(all(a[1] == b[0] for a, b in zip(spans, spans[1:])), spans)
             self.assertEqual(spans[-1], (step, step + 1))
             self.assertEqual(runs[-1]["face_weight"], 3.0)
             card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), after["state"],
                                     torch.load(work / "dit.pt", weights_only=False)["state"], 0, 180, 20000, {})
-            self.assertIn(f"steps {step}-{step + 1}: batch 1, 9-frame windows, lr 0.0001, loss L1 + L2 with the "
-                          "head's pixels weighted 4x + 1 x L1 of frame-to-frame error changes, CPU", card)
+            # (labelled "the decoder alone" where whole-VAE runs are listed beside the decoder runs)
+            label = "the decoder alone, " if after["state"].get("joint_runs") else ""
+            self.assertIn(f"steps {step}-{step + 1}: {label}batch 1, 9-frame windows, lr 0.0001, loss L1 + L2 with "
+                          "the head's pixels weighted 4x + 1 x L1 of frame-to-frame error changes, CPU", card)
             self.assertIn("VAE on GPU: NVIDIA H200 then CPU, 2 torch threads", card)
 
     def test_adversarial_decoder_run(self):
@@ -218,15 +219,84 @@ class TrainTests(unittest.TestCase):
             self.assertIn("+ a patch discriminator's adversarial loss (adaptive weight x 0.5, on single frames)", card)
 
     def test_adversarial_settings_are_checked(self):
-        """The adversarial loss only for decoder runs (whose losses the card lists), with frames to show."""
+        """The adversarial loss needs frames to show; the anchor needs an encoder that trains."""
         with tempfile.TemporaryDirectory() as tmp:
             _, args = import_for_decoder_run(Path(tmp), vae_latent_frames=1, vae_gan_weight=0.5, vae_gan_start=1,
                                              vae_gan_frames=0, vae_disc_lr=2e-4)
             with self.assertRaisesRegex(SystemExit, "--vae-gan-frames"):
                 train.stage_vae(args, minutes=5.0)
-            args.vae_gan_frames, args.vae_decoder_only = 3, False
-            with self.assertRaisesRegex(SystemExit, "only with --vae-decoder-only"):
+            args.vae_gan_frames, args.vae_anchor_weight = 3, 0.1
+            with self.assertRaisesRegex(SystemExit, "--vae-anchor-weight: not with --vae-decoder-only"):
                 train.stage_vae(args, minutes=5.0)
+            args.vae_decoder_only, args.vae_anchor_weight = False, -1.0
+            with self.assertRaisesRegex(SystemExit, "--vae-anchor-weight must be 0 or more"):
+                train.stage_vae(args, minutes=5.0)
+
+    def test_whole_vae_fine_tune_then_the_transformer_on_its_latents(self):
+        """After decoder runs, a run of the whole VAE (anchored to its starting encoder, with the
+        discriminator) is a new latent space: the encoder moves, the run is listed apart and the
+        first training's settings stay. The transformer refuses the new latents unless told to
+        adopt them; then it takes their normalisation, restarts its weight average and the card
+        says from which step on it saw them; `save` accepts the pair."""
+        import argparse
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            before, step, dit_args = import_for_dit_run(work)
+            vae_step = before["state"]["step"]
+            _, vae_args = import_for_decoder_run(work / "unused")
+            vars(vae_args).update(work=str(work), vae_decoder_only=False, vae_latent_frames=1, vae_anchor_weight=0.1,
+                                  vae_gan_weight=0.5, vae_gan_start=1, vae_gan_frames=3, vae_disc_lr=2e-4,
+                                  vae_face_weight=3.0, max_steps=vae_step + 2)
+            train.stage_vae(vae_args, minutes=5.0)
+            after = torch.load(work / "vae.pt", weights_only=False)
+            state = after["state"]
+            self.assertEqual(train.latent_step(state), vae_step + 2)
+            encoder = [k for k in before["model"] if k.startswith(("encoder.", "quant_conv."))]
+            self.assertTrue(any(not torch.equal(before["model"][k], after["model"][k]) for k in encoder))
+            self.assertEqual(state["decoder_runs"], train.decoder_runs(before["state"]))
+            self.assertEqual(state["window"], before["state"]["window"])  # the first training's, kept
+            run = state["joint_runs"][-1]
+            self.assertEqual((run["from_step"], run["to_step"], run["anchor_weight"]), (vae_step, vae_step + 2, 0.1))
+            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+            drifts = [e["drift"] for e in logged if "drift" in e]
+            self.assertEqual(len(drifts), 2)
+            self.assertEqual(drifts[0], 0.0)  # the first step starts from the anchor itself
+            self.assertTrue(np.isfinite(drifts[1]) and drifts[1] > 0)
+            # The transformer on the old latents against the new cache.
+            (work / "latents.pt").unlink()
+            train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1,
+                                                   seed=0))
+            with self.assertRaisesRegex(SystemExit, "--adopt-latents"):
+                train.stage_dit(dit_args, minutes=5.0)
+            dit_args.adopt_latents = True
+            train.stage_dit(dit_args, minutes=5.0)
+            ck = torch.load(work / "dit.pt", weights_only=False)
+            cache = torch.load(work / "latents.pt", weights_only=False)
+            dit = ck["state"]
+            self.assertEqual(dit["step"], step + 1)
+            self.assertEqual(dit["vae_step"], vae_step + 2)
+            earlier = torch.load(work / "unused" / "dit.pt", weights_only=False)["state"].get("latent_switches", [])
+            self.assertEqual(dit["latent_switches"], earlier + [
+                {"at_step": step, "from_vae_step": train.latent_step(before["state"]), "to_vae_step": vae_step + 2}])
+            self.assertEqual(ck["latents_mean"], cache["latents_mean"])
+            self.assertEqual(dit["ema_since"], step)
+            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), state, dit,
+                                    0, 180, 20000, {})
+            self.assertIn(f"steps {vae_step}-{vae_step + 2}: encoder and decoder, batch 1, 5-frame windows, lr "
+                          "0.0001, loss L1 + L2 with the head's pixels weighted 4x + 0.001 x KL + 0.1 x the latents' "
+                          "squared change from the starting encoder + a patch discriminator's adversarial loss", card)
+            self.assertIn(f"The latent space is that of the encoder of step {vae_step + 2}.", card)
+            self.assertIn(f"steps {step}-{step + 1}: batch 2, lr 1e-05, 2 clips, from here on the latents of the VAE "
+                          f"encoder of step {vae_step + 2}, CPU", card)
+            # The next run on the same latents is an ordinary resume.
+            dit_args.max_steps = step + 2
+            train.stage_dit(dit_args, minutes=5.0)
+            self.assertEqual(len(torch.load(work / "dit.pt", weights_only=False)["state"]["latent_switches"]),
+                             len(earlier) + 1)
+            train.stage_save(argparse.Namespace(work=str(work), out=str(work / "model"), flow_shift=train.FLOW_SHIFT,
+                                                steps=20, guidance=2.5, max_mb=30.0, seed=0))
+            saved = json.loads((work / "model" / "vae" / "config.json").read_text())
+            self.assertEqual(saved["latents_mean"], cache["latents_mean"])
 
     def test_latent_face_masks_follow_the_latent_grid(self):
         """A latent position is in the head exactly where a pixel of one of the frames it encodes
