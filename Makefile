@@ -113,10 +113,11 @@ bench-umt5: build
 # Trains Kinema-Tiny from scratch into models/kinema-tiny (tools/train-tiny/recipe.sh; state in
 # out/train-tiny and, for the GPU recipe's later sittings, out/train-tiny-continued,
 # out/train-tiny-decoder, out/train-tiny-adversarial, out/train-tiny-contrast and
-# out/train-tiny-contrast-gpu, which must start empty). Where torch sees a CUDA GPU it runs the
-# stages that made the committed model (about 20 minutes on an H200, 55 minutes of VAE decoder
-# on 2 CPU cores, about 9 minutes on an H100, 50 minutes of transformer on 2 CPU cores, then
-# about 9 minutes of transformer on an H100); on the CPU
+# out/train-tiny-contrast-gpu, which must start empty, and out/train-tiny-whole-vae, which the
+# ninth sitting's script empties itself). Where torch sees a CUDA GPU it runs the stages that
+# made the committed model (about 20 minutes on an H200, 55 minutes of VAE decoder on 2 CPU
+# cores, about 9 minutes on an H100, 50 minutes of transformer on 2 CPU cores, about 9 minutes
+# of transformer on an H100, then 8 minutes of the whole VAE and the transformer on an H100); on the CPU
 # (TRAIN_DEVICE=cpu, or no GPU) the 4-hour 2-core recipe of the earlier, weaker model. PYTHON
 # must be the virtualenv of tools/reference/setup-venv.sh:
 # make train-tiny PYTHON=tools/reference/.venv/bin/python
