@@ -243,7 +243,7 @@ class TrainTests(unittest.TestCase):
             work = Path(tmp)
             before, step, dit_args = import_for_dit_run(work)
             vae_step = before["state"]["step"]
-            _, vae_args = import_for_decoder_run(work / "unused")
+            _, vae_args = import_for_decoder_run(work / "fresh-import")
             vars(vae_args).update(work=str(work), vae_decoder_only=False, vae_latent_frames=1, vae_anchor_weight=0.1,
                                   vae_gan_weight=0.5, vae_gan_start=1, vae_gan_frames=3, vae_disc_lr=2e-4,
                                   vae_face_weight=3.0, max_steps=vae_step + 2)
@@ -275,7 +275,7 @@ class TrainTests(unittest.TestCase):
             dit = ck["state"]
             self.assertEqual(dit["step"], step + 1)
             self.assertEqual(dit["vae_step"], vae_step + 2)
-            earlier = torch.load(work / "unused" / "dit.pt", weights_only=False)["state"].get("latent_switches", [])
+            earlier = torch.load(work / "fresh-import" / "dit.pt", weights_only=False)["state"].get("latent_switches", [])
             self.assertEqual(dit["latent_switches"], earlier + [
                 {"at_step": step, "from_vae_step": train.latent_step(before["state"]), "to_vae_step": vae_step + 2}])
             self.assertEqual(ck["latents_mean"], cache["latents_mean"])
