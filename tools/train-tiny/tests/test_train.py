@@ -51,6 +51,14 @@ def import_for_dit_run(work: Path, **settings):
     return before, step, args
 
 
+def card_text(vae_state: dict, dit_state: dict) -> str:
+    """The model card train.save would write for these states (seed 0, the default shift, a
+    180-piece tokenizer trained on 20,000 prompts; size and settings left out)."""
+    import argparse
+    return train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), vae_state, dit_state,
+                            0, 180, 20000, {})
+
+
 class TrainTests(unittest.TestCase):
     def test_clip_frames_are_8d_plus_1(self):
         rng = np.random.default_rng(0)
@@ -156,7 +164,6 @@ class TrainTests(unittest.TestCase):
         """A decoder-only step with the head-weighted and frame-change losses on the imported model:
         the encoder (and so the latent space) stays bit for bit, the decoder moves, and the state
         lists the earlier decoder run and this one, which the model card names."""
-        import argparse
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             before, args = import_for_decoder_run(work, vae_latent_frames=2, vae_face_weight=3.0,
@@ -179,8 +186,7 @@ class TrainTests(unittest.TestCase):
             self.assertTrue(all(a[1] == b[0] for a, b in zip(spans, spans[1:])), spans)
             self.assertEqual(spans[-1], (step, step + 1))
             self.assertEqual(runs[-1]["face_weight"], 3.0)
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), after["state"],
-                                    torch.load(work / "dit.pt", weights_only=False)["state"], 0, 180, 20000, {})
+            card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
             # (labelled "the decoder alone" where whole-VAE runs are listed beside the decoder runs)
             label = "the decoder alone, " if after["state"].get("joint_runs") else ""
             self.assertIn(f"steps {step}-{step + 1}: {label}batch 1, 9-frame windows, lr 0.0001, loss L1 + L2 with "
@@ -191,7 +197,6 @@ class TrainTests(unittest.TestCase):
         """--vae-gan-weight: the discriminator trains alone for --vae-gan-start steps, then the
         decoder also gets its adversarial loss at the adaptive scale; the discriminator is kept in
         vae.pt (a resumed run continues it), the encoder stays bit for bit, the model card says so."""
-        import argparse
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             before, args = import_for_decoder_run(work, vae_latent_frames=1, vae_gan_weight=0.5, vae_gan_start=1,
@@ -214,8 +219,7 @@ class TrainTests(unittest.TestCase):
             self.assertGreater(scales[1], 0.0)
             self.assertTrue(all(0.0 <= e["d_real_ok"] <= 1.0 for e in logged if "d_real_ok" in e))
             self.assertEqual(after["state"]["decoder_runs"][-1]["gan_weight"], 0.5)
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), after["state"],
-                                    torch.load(work / "dit.pt", weights_only=False)["state"], 0, 180, 20000, {})
+            card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
             self.assertIn("+ a patch discriminator's adversarial loss (adaptive weight x 0.5, on single frames)", card)
 
     def test_adversarial_settings_are_checked(self):
@@ -280,8 +284,7 @@ class TrainTests(unittest.TestCase):
                 {"at_step": step, "from_vae_step": train.latent_step(before["state"]), "to_vae_step": vae_step + 2}])
             self.assertEqual(ck["latents_mean"], cache["latents_mean"])
             self.assertEqual(dit["ema_since"], step)
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), state, dit,
-                                    0, 180, 20000, {})
+            card = card_text(state, dit)
             self.assertIn(f"steps {vae_step}-{vae_step + 2}: encoder and decoder, batch 1, 5-frame windows, lr "
                           "0.0001, loss L1 + L2 with the head's pixels weighted 4x + 0.001 x KL + 0.1 x the latents' "
                           "squared change from the starting encoder + a patch discriminator's adversarial loss", card)
@@ -313,7 +316,6 @@ class TrainTests(unittest.TestCase):
     def test_face_weighted_transformer_step(self):
         """--dit-face-weight: a transformer step on a small latent cache with the head's latents
         weighted; the run is recorded with its weight and the model card names it."""
-        import argparse
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             before, step, args = import_for_dit_run(work, dit_face_weight=3.0)
@@ -322,8 +324,7 @@ class TrainTests(unittest.TestCase):
             self.assertEqual(dit["step"], step + 1)
             self.assertEqual(dit["runs"][-1]["face_weight"], 3.0)
             self.assertTrue(np.isfinite(dit["history"][-1]["loss"]))
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
-                                    0, 180, 20000, {})
+            card = card_text(before["state"], dit)
             self.assertIn(f"steps {step}-{step + 1}: batch 2, lr 1e-05, 2 clips, head latents weighted 4x, CPU", card)
             args.dit_face_weight = -1.0
             with self.assertRaisesRegex(SystemExit, "--dit-face-weight"):
@@ -345,8 +346,7 @@ class TrainTests(unittest.TestCase):
                 # The flow loss is logged beside the total, which adds the hinge (>= 0) to it.
                 last = [r for r in logged if "word_gap" in r][-1]
                 self.assertTrue(0 < last["flow"] <= last["loss"] + 1e-5)
-                card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"],
-                                        dit, 0, 180, 20000, {})
+                card = card_text(before["state"], dit)
                 self.assertIn(f"steps {step + k}-{step + 1 + k}: batch 2, lr 1e-05, 2 clips, {label} contrast 1 "
                               "(margin 0.02), CPU", card)
             args.dit_contrast_margin = -0.1
@@ -356,7 +356,6 @@ class TrainTests(unittest.TestCase):
     def test_image_conditioned_transformer_step(self):
         """--dit-image-share: steps where every clip's first latent frame is given clean at
         timestep 0 (and left out of the loss); recorded with its share and named on the card."""
-        import argparse
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             before, step, args = import_for_dit_run(work, dit_image_share=1.0)
@@ -366,8 +365,7 @@ class TrainTests(unittest.TestCase):
             self.assertEqual(dit["step"], step + 2)
             self.assertEqual(dit["runs"][-1]["image_share"], 1.0)
             self.assertTrue(np.isfinite(dit["history"][-1]["loss"]))
-            card = train.model_card(argparse.Namespace(seed=0, flow_shift=train.FLOW_SHIFT), before["state"], dit,
-                                    0, 180, 20000, {})
+            card = card_text(before["state"], dit)
             self.assertIn(f"steps {step}-{step + 2}: batch 2, lr 1e-05, 2 clips, the first latent frame given clean "
                           "in 100% of clips (image-to-video), CPU", card)
             args.dit_image_share = 1.5
