@@ -443,7 +443,8 @@ def stage_vae(args, minutes: float) -> None:
     # Once the decoder has been trained alone, a run of the whole VAE is a fine-tune of those
     # weights (a new encoder, so a new latent space): it is listed on its own (joint_runs), and
     # the first training's settings stay as the model card reports them.
-    fine_tune = not decoder_only and bool(decoder_runs(state))
+    earlier_runs = decoder_runs(state)
+    fine_tune = not decoder_only and bool(earlier_runs)
     run = None
     if decoder_only or fine_tune:
         run = {"from_step": state["step"], "to_step": state["step"], "batch": args.vae_batch, "window": window,
@@ -451,11 +452,10 @@ def stage_vae(args, minutes: float) -> None:
                "gan_weight": args.vae_gan_weight, "hardware": hardware(device, args.threads)}
     if decoder_only:
         state.setdefault("decoder_steps", 0)
-        runs = state["decoder_runs"] = decoder_runs(state)
-        runs.append(run)
+        state["decoder_runs"] = earlier_runs + [run]
         state.update(decoder_batch=args.vae_batch, decoder_window=window)
     elif fine_tune:
-        state["decoder_runs"] = decoder_runs(state)
+        state["decoder_runs"] = earlier_runs
         run.update(kl_weight=args.vae_kl, anchor_weight=args.vae_anchor_weight, pool=args.pool)
         state.setdefault("joint_runs", []).append(run)
     else:
@@ -1100,8 +1100,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
     runs_of_decoder = decoder_runs(vae_state)
     joint = vae_state.get("joint_runs", [])
 
-    def vae_run(r: dict, base: str) -> str:
-        loss = base
+    def vae_run(r: dict, label: str = "") -> str:
+        loss = "L1 + L2"
         if r.get("face_weight"):
             loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
         if r.get("temporal_weight"):
@@ -1114,20 +1114,20 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
             loss += (f" + a patch discriminator's adversarial loss (adaptive weight x {r['gan_weight']:g}, "
                      "on single frames)")
         lr = f", lr {r['lr']:g}" if r.get("lr") is not None else ""
-        return (f"steps {r['from_step']}-{r['to_step']}: batch {r['batch']}, {r['window']}-frame "
+        return (f"steps {r['from_step']}-{r['to_step']}: {label}batch {r['batch']}, {r['window']}-frame "
                 f"windows{lr}, loss {loss}, {r['hardware']}")
 
     if runs_of_decoder and not joint:
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone on the frozen "
                    f"encoder of step {latent_step(vae_state)}: "
-                   + "; ".join(vae_run(r, "L1 + L2") for r in runs_of_decoder) + ".")
+                   + "; ".join(vae_run(r) for r in runs_of_decoder) + ".")
     elif joint:
         # Decoder-alone and whole-VAE runs, in the order they ran.
         later = sorted([(r, "the decoder alone, ") for r in runs_of_decoder] + [(r, "encoder and decoder, ")
                                                                                  for r in joint],
                        key=lambda item: item[0]["from_step"])
         decoder = (" Later runs, from the weights before them: "
-                   + "; ".join(vae_run(r, "L1 + L2").replace(": ", ": " + label, 1) for r, label in later)
+                   + "; ".join(vae_run(r, label) for r, label in later)
                    + f". The latent space is that of the encoder of step {latent_step(vae_state)}.")
     vae_hardware = distinct([vae_state.get("latent_hardware") or vae_state.get("hardware")]
                             + [r.get("hardware") for r in runs_of_decoder + joint])
