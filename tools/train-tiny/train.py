@@ -385,6 +385,8 @@ def stage_vae(args, minutes: float) -> None:
         raise SystemExit("--vae-anchor-weight must be 0 or more")
     if args.vae_anchor_weight > 0 and decoder_only:
         raise SystemExit("--vae-anchor-weight: not with --vae-decoder-only (the encoder is frozen there)")
+    if args.vae_decoder_sample and not decoder_only:
+        raise SystemExit("--vae-decoder-sample: only with --vae-decoder-only (whole-VAE runs always decode samples)")
     if args.vae_gan_weight > 0 and args.vae_gan_frames < 1:
         raise SystemExit("--vae-gan-frames must be 1 or more")
     if decoder_only:
@@ -451,6 +453,7 @@ def stage_vae(args, minutes: float) -> None:
                "lr": args.vae_lr, "face_weight": args.vae_face_weight, "temporal_weight": args.vae_temporal_weight,
                "gan_weight": args.vae_gan_weight, "hardware": hardware(device, args.threads)}
     if decoder_only:
+        run["latents"] = "sample" if args.vae_decoder_sample else "mean"
         state.setdefault("decoder_steps", 0)
         state["decoder_runs"] = earlier_runs + [run]
         state.update(decoder_batch=args.vae_batch, decoder_window=window)
@@ -522,10 +525,13 @@ def stage_vae(args, minutes: float) -> None:
                 faces.append(torch.from_numpy(clip_faces(spec, temporal)[s:s + window]))
         x = torch.stack(clips).to(device)
         if decoder_only:
-            # The posterior mean, which is what the latent cache holds and the transformer learns.
+            # The posterior mean is what the latent cache holds and the transformer learns; with
+            # --vae-decoder-sample the decoder sees a sample of the posterior instead, latents as
+            # imperfect as those a transformer produces (and as whole-VAE runs decode).
             with torch.no_grad():
                 posterior = vae.encode(x).latent_dist
-            rec = vae.decode(posterior.mean).sample
+                z = posterior.sample() if args.vae_decoder_sample else posterior.mean
+            rec = vae.decode(z).sample
         else:
             posterior = vae.encode(x).latent_dist
             rec = vae.decode(posterior.sample()).sample
@@ -1114,8 +1120,10 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
             loss += (f" + a patch discriminator's adversarial loss (adaptive weight x {r['gan_weight']:g}, "
                      "on single frames)")
         lr = f", lr {r['lr']:g}" if r.get("lr") is not None else ""
+        # Decoder runs decode the posterior mean unless recorded otherwise.
+        sampled = ", decoding posterior samples" if r.get("latents") == "sample" else ""
         return (f"steps {r['from_step']}-{r['to_step']}: {label}batch {r['batch']}, {r['window']}-frame "
-                f"windows{lr}, loss {loss}, {r['hardware']}")
+                f"windows{lr}{sampled}, loss {loss}, {r['hardware']}")
 
     if runs_of_decoder and not joint:
         decoder = (f" Of these, the last {vae_state['decoder_steps']} trained the decoder alone on the frozen "
@@ -1260,6 +1268,8 @@ def main(argv=None) -> int:
     p.add_argument("--vae-lr", type=float, default=3e-4)
     p.add_argument("--vae-decoder-only", action="store_true",
                    help="train only the decoder on a frozen encoder (keeps the latent cache valid)")
+    p.add_argument("--vae-decoder-sample", action="store_true",
+                   help="with --vae-decoder-only: decode samples of the posterior instead of its mean")
     p.add_argument("--vae-face-weight", type=float, default=0.0,
                    help="extra weight of the pixels of the character's head in the VAE loss (0: none)")
     p.add_argument("--vae-temporal-weight", type=float, default=0.0,

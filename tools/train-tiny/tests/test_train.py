@@ -27,7 +27,8 @@ def import_for_decoder_run(work: Path, **settings):
     train.stage_import(argparse.Namespace(work=str(work), model=str(model)))
     before = torch.load(work / "vae.pt", weights_only=False)
     args = argparse.Namespace(
-        work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True, vae_batch=1,
+        work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
+        vae_decoder_sample=False, vae_batch=1,
         vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=0.0, vae_temporal_weight=0.0, vae_gan_weight=0.0,
         vae_anchor_weight=0.0, max_steps=before["state"]["step"] + 1, log_every=1, save_minutes=5.0)
     vars(args).update(settings)
@@ -192,6 +193,32 @@ class TrainTests(unittest.TestCase):
             self.assertIn(f"steps {step}-{step + 1}: {label}batch 1, 9-frame windows, lr 0.0001, loss L1 + L2 with "
                           "the head's pixels weighted 4x + 1 x L1 of frame-to-frame error changes, CPU", card)
             self.assertIn("VAE on GPU: NVIDIA H200 then CPU, 2 torch threads", card)
+
+    def test_decoder_run_on_posterior_samples(self):
+        """--vae-decoder-sample: from the same weights and the same windows, the decoder's step on
+        posterior samples differs from its step on the posterior means; the encoder stays bit for
+        bit, the run records what it decoded, and the model card says so."""
+        with tempfile.TemporaryDirectory() as tmp:
+            decoders = {}
+            for mode in ("mean", "sample"):
+                work = Path(tmp) / mode
+                before, args = import_for_decoder_run(work, vae_latent_frames=1,
+                                                      vae_decoder_sample=mode == "sample")
+                step = before["state"]["step"]
+                train.stage_vae(args, minutes=5.0)
+                after = torch.load(work / "vae.pt", weights_only=False)
+                self.assertEqual(after["state"]["step"], step + 1)
+                encoder = [k for k in before["model"] if k.startswith(("encoder.", "quant_conv."))]
+                self.assertTrue(all(torch.equal(before["model"][k], after["model"][k]) for k in encoder))
+                self.assertEqual(after["state"]["decoder_runs"][-1]["latents"], mode)
+                decoders[mode] = {k: v for k, v in after["model"].items() if k.startswith("decoder.")}
+                card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
+                self.assertEqual("5-frame windows, lr 0.0001, decoding posterior samples, loss" in card,
+                                 mode == "sample")
+            self.assertTrue(any(not torch.equal(decoders["mean"][k], decoders["sample"][k]) for k in decoders["mean"]))
+            args.vae_decoder_only = False
+            with self.assertRaisesRegex(SystemExit, "--vae-decoder-sample: only with --vae-decoder-only"):
+                train.stage_vae(args, minutes=5.0)
 
     def test_adversarial_decoder_run(self):
         """--vae-gan-weight: the discriminator trains alone for --vae-gan-start steps, then the
