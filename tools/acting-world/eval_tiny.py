@@ -223,13 +223,18 @@ CEILING_HEADING = "## What the VAE lets through"
 IMAGE_HEADING = "## Evaluation from the first frame (image-to-video)"
 
 
+def image_heading(shots: bool = False, beats: bool = False) -> str:
+    """The card heading of an image-to-video evaluation: one section per way of prompting."""
+    return IMAGE_HEADING + (", shot by shot with beats" if beats else (", shot by shot" if shots else ""))
+
+
 def write_card_section(card: Path, clips: int, seed: int, table: str, judge_table: str,
                        ceiling: bool = False, shots: bool = False, beats: bool = False, image: bool = False) -> None:
     """Replaces (or adds, before "## What it can and cannot do") the card's evaluation section
     (or, for --vae-ceiling, its VAE section; for --shots and --beats, their own sections)."""
     text = card.read_text(encoding="utf-8")
     if image:
-        heading = IMAGE_HEADING
+        heading = image_heading(shots, beats)
         how = " shot by shot with beats" if beats else (" shot by shot" if shots else " from one prompt")
         intro = (f"`make eval-tiny EVAL_ARGS=\"--image{' --beats' if beats else (' --shots' if shots else '')}\"`: "
                  f"the same {clips} prompts, judge and seeds {seed}..{seed + clips - 1}, generated{how} "
