@@ -379,8 +379,9 @@ def stage_vae(args, minutes: float) -> None:
     # encoder: the latent space, and so the latent cache and a transformer trained on it, stay
     # valid, while the frames decoded from them get sharper and steadier.
     decoder_only = args.vae_decoder_only
-    if args.vae_face_weight < 0 or args.vae_temporal_weight < 0 or args.vae_gan_weight < 0:
-        raise SystemExit("--vae-face-weight, --vae-temporal-weight and --vae-gan-weight must be 0 or more")
+    if min(args.vae_face_weight, args.vae_temporal_weight, args.vae_gan_weight, args.vae_start_weight) < 0:
+        raise SystemExit("--vae-face-weight, --vae-temporal-weight, --vae-gan-weight and --vae-start-weight "
+                         "must be 0 or more")
     if args.vae_anchor_weight < 0:
         raise SystemExit("--vae-anchor-weight must be 0 or more")
     if args.vae_anchor_weight > 0 and decoder_only:
@@ -451,7 +452,8 @@ def stage_vae(args, minutes: float) -> None:
     if decoder_only or fine_tune:
         run = {"from_step": state["step"], "to_step": state["step"], "batch": args.vae_batch, "window": window,
                "lr": args.vae_lr, "face_weight": args.vae_face_weight, "temporal_weight": args.vae_temporal_weight,
-               "gan_weight": args.vae_gan_weight, "hardware": hardware(device, args.threads)}
+               "gan_weight": args.vae_gan_weight, "start_weight": args.vae_start_weight,
+               "hardware": hardware(device, args.threads)}
     if decoder_only:
         run["latents"] = "sample" if args.vae_decoder_sample else "mean"
         state.setdefault("decoder_steps", 0)
@@ -539,10 +541,20 @@ def stage_vae(args, minutes: float) -> None:
         l1 = error.abs().mean()
         l2 = error.pow(2).mean()
         kl = posterior.kl().mean() / posterior.mean[0].numel()
+        weight = None
         if faces:
             # Pixels of the head count (1 + face weight) times: the few pixels that show an
             # emotion (mouth, brows, eyes, tears) are what the VAE blurred away first.
             weight = 1.0 + args.vae_face_weight * torch.stack(faces).to(device, torch.float32)[:, None]
+        if args.vae_start_weight > 0:
+            # The frames of the window's first two latent frames (the first alone, then 4) count
+            # (1 + start weight) times: every clip and every generated shot starts there, and
+            # there the decoder drew faces as a blur.
+            start_frames = torch.ones(1, 1, window, 1, 1, device=device)
+            start_frames[:, :, :1 + temporal] += args.vae_start_weight
+            weight = start_frames if weight is None else weight * start_frames
+        if weight is not None:
+            weight = weight.expand_as(error)
             loss = ((error.abs() * weight).mean() + (error.pow(2) * weight).mean()) / weight.mean()
         else:
             loss = l1 + l2
@@ -1110,6 +1122,9 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
         loss = "L1 + L2"
         if r.get("face_weight"):
             loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
+        if r.get("start_weight"):
+            loss += (f"{' and' if r.get('face_weight') else ' with'} the first 5 frames of each window "
+                     f"{1 + r['start_weight']:g}x")
         if r.get("temporal_weight"):
             loss += f" + {r['temporal_weight']:g} x L1 of frame-to-frame error changes"
         if r.get("kl_weight"):
@@ -1272,6 +1287,8 @@ def main(argv=None) -> int:
                    help="with --vae-decoder-only: decode samples of the posterior instead of its mean")
     p.add_argument("--vae-face-weight", type=float, default=0.0,
                    help="extra weight of the pixels of the character's head in the VAE loss (0: none)")
+    p.add_argument("--vae-start-weight", type=float, default=0.0,
+                   help="extra weight of the frames of each window's first two latent frames in the VAE loss (0: none)")
     p.add_argument("--vae-temporal-weight", type=float, default=0.0,
                    help="weight of the L1 of frame-to-frame changes of the reconstruction error (0: none)")
     p.add_argument("--vae-gan-weight", type=float, default=0.0,

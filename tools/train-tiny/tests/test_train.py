@@ -28,7 +28,7 @@ def import_for_decoder_run(work: Path, **settings):
     before = torch.load(work / "vae.pt", weights_only=False)
     args = argparse.Namespace(
         work=str(work), device="cpu", seed=0, threads=2, workers=1, pool=0, vae_decoder_only=True,
-        vae_decoder_sample=False, vae_batch=1,
+        vae_decoder_sample=False, vae_start_weight=0.0, vae_batch=1,
         vae_lr=1e-4, vae_kl=1e-3, vae_face_weight=0.0, vae_temporal_weight=0.0, vae_gan_weight=0.0,
         vae_anchor_weight=0.0, max_steps=before["state"]["step"] + 1, log_every=1, save_minutes=5.0)
     vars(args).update(settings)
@@ -218,6 +218,28 @@ class TrainTests(unittest.TestCase):
             self.assertTrue(any(not torch.equal(decoders["mean"][k], decoders["sample"][k]) for k in decoders["mean"]))
             args.vae_decoder_only = False
             with self.assertRaisesRegex(SystemExit, "--vae-decoder-sample: only with --vae-decoder-only"):
+                train.stage_vae(args, minutes=5.0)
+
+    def test_decoder_run_weighting_the_first_frames(self):
+        """--vae-start-weight: the frames of each window's first two latent frames count more, so
+        from the same weights and windows the decoder's step differs from the unweighted one;
+        the run records the weight and the model card names it; a negative weight is refused."""
+        with tempfile.TemporaryDirectory() as tmp:
+            decoders = {}
+            for weight in (0.0, 4.0):
+                work = Path(tmp) / f"w{weight:g}"
+                _, args = import_for_decoder_run(work, vae_latent_frames=2, vae_face_weight=3.0,
+                                                 vae_start_weight=weight)
+                train.stage_vae(args, minutes=5.0)
+                after = torch.load(work / "vae.pt", weights_only=False)
+                self.assertEqual(after["state"]["decoder_runs"][-1]["start_weight"], weight)
+                decoders[weight] = {k: v for k, v in after["model"].items() if k.startswith("decoder.")}
+                card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
+                self.assertEqual("the head's pixels weighted 4x and the first 5 frames of each window 5x" in card,
+                                 weight == 4.0)
+            self.assertTrue(any(not torch.equal(decoders[0.0][k], decoders[4.0][k]) for k in decoders[0.0]))
+            args.vae_start_weight = -1.0
+            with self.assertRaisesRegex(SystemExit, "--vae-start-weight must be 0 or more"):
                 train.stage_vae(args, minutes=5.0)
 
     def test_adversarial_decoder_run(self):
