@@ -494,6 +494,13 @@ def stage_vae(args, minutes: float) -> None:
         anchor = copy.deepcopy(vae).eval()
         anchor.requires_grad_(False)
     running_anchor = []
+    # --vae-start-weight W: the frames of the window's first two latent frames (the first alone,
+    # then `temporal`) count (1 + W) times: every clip and every generated shot starts there, and
+    # there the decoder drew faces as a blur. The same weights for every window of the run.
+    start_frames = None
+    if args.vae_start_weight > 0:
+        start_frames = torch.ones(1, 1, window, 1, 1, device=device)
+        start_frames[:, :, :1 + temporal] += args.vae_start_weight
     first_step = state["step"]  # steps of this run, for the seconds per step
     start = time.time()
     last_save = start
@@ -546,12 +553,7 @@ def stage_vae(args, minutes: float) -> None:
             # Pixels of the head count (1 + face weight) times: the few pixels that show an
             # emotion (mouth, brows, eyes, tears) are what the VAE blurred away first.
             weight = 1.0 + args.vae_face_weight * torch.stack(faces).to(device, torch.float32)[:, None]
-        if args.vae_start_weight > 0:
-            # The frames of the window's first two latent frames (the first alone, then 4) count
-            # (1 + start weight) times: every clip and every generated shot starts there, and
-            # there the decoder drew faces as a blur.
-            start_frames = torch.ones(1, 1, window, 1, 1, device=device)
-            start_frames[:, :, :1 + temporal] += args.vae_start_weight
+        if start_frames is not None:
             weight = start_frames if weight is None else weight * start_frames
         if weight is not None:
             weight = weight.expand_as(error)
@@ -1123,8 +1125,8 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
         if r.get("face_weight"):
             loss += f" with the head's pixels weighted {1 + r['face_weight']:g}x"
         if r.get("start_weight"):
-            loss += (f"{' and' if r.get('face_weight') else ' with'} the first 5 frames of each window "
-                     f"{1 + r['start_weight']:g}x")
+            loss += (f"{' and' if r.get('face_weight') else ' with'} the first "
+                     f"{1 + VAE['scale_factor_temporal']} frames of each window {1 + r['start_weight']:g}x")
         if r.get("temporal_weight"):
             loss += f" + {r['temporal_weight']:g} x L1 of frame-to-frame error changes"
         if r.get("kl_weight"):

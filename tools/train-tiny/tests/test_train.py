@@ -35,6 +35,18 @@ def import_for_decoder_run(work: Path, **settings):
     return before, args
 
 
+def one_decoder_step(work: Path, **settings):
+    """Imports the committed model into `work` and runs one decoder-only step with `settings`;
+    returns the vae.pt before and after, the stage_vae arguments, the decoder's weights after
+    the step and the model card for the new state."""
+    before, args = import_for_decoder_run(work, **settings)
+    train.stage_vae(args, minutes=5.0)
+    after = torch.load(work / "vae.pt", weights_only=False)
+    decoder = {k: v for k, v in after["model"].items() if k.startswith("decoder.")}
+    card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
+    return before, after, args, decoder, card
+
+
 def import_for_dit_run(work: Path, **settings):
     """Imports the committed model into `work` and encodes 2 clips; returns its vae.pt, the
     transformer's step and the stage_dit arguments of a one-step CPU run from there, with
@@ -201,18 +213,12 @@ class TrainTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             decoders = {}
             for mode in ("mean", "sample"):
-                work = Path(tmp) / mode
-                before, args = import_for_decoder_run(work, vae_latent_frames=1,
-                                                      vae_decoder_sample=mode == "sample")
-                step = before["state"]["step"]
-                train.stage_vae(args, minutes=5.0)
-                after = torch.load(work / "vae.pt", weights_only=False)
-                self.assertEqual(after["state"]["step"], step + 1)
+                before, after, args, decoders[mode], card = one_decoder_step(
+                    Path(tmp) / mode, vae_latent_frames=1, vae_decoder_sample=mode == "sample")
+                self.assertEqual(after["state"]["step"], before["state"]["step"] + 1)
                 encoder = [k for k in before["model"] if k.startswith(("encoder.", "quant_conv."))]
                 self.assertTrue(all(torch.equal(before["model"][k], after["model"][k]) for k in encoder))
                 self.assertEqual(after["state"]["decoder_runs"][-1]["latents"], mode)
-                decoders[mode] = {k: v for k, v in after["model"].items() if k.startswith("decoder.")}
-                card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
                 self.assertEqual("5-frame windows, lr 0.0001, decoding posterior samples, loss" in card,
                                  mode == "sample")
             self.assertTrue(any(not torch.equal(decoders["mean"][k], decoders["sample"][k]) for k in decoders["mean"]))
@@ -227,14 +233,9 @@ class TrainTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             decoders = {}
             for weight in (0.0, 4.0):
-                work = Path(tmp) / f"w{weight:g}"
-                _, args = import_for_decoder_run(work, vae_latent_frames=2, vae_face_weight=3.0,
-                                                 vae_start_weight=weight)
-                train.stage_vae(args, minutes=5.0)
-                after = torch.load(work / "vae.pt", weights_only=False)
+                _, after, args, decoders[weight], card = one_decoder_step(
+                    Path(tmp) / f"w{weight:g}", vae_latent_frames=2, vae_face_weight=3.0, vae_start_weight=weight)
                 self.assertEqual(after["state"]["decoder_runs"][-1]["start_weight"], weight)
-                decoders[weight] = {k: v for k, v in after["model"].items() if k.startswith("decoder.")}
-                card = card_text(after["state"], torch.load(work / "dit.pt", weights_only=False)["state"])
                 self.assertEqual("the head's pixels weighted 4x and the first 5 frames of each window 5x" in card,
                                  weight == 4.0)
             self.assertTrue(any(not torch.equal(decoders[0.0][k], decoders[4.0][k]) for k in decoders[0.0]))
