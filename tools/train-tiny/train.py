@@ -45,8 +45,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "acting-world"))
 
 from generate import DURATIONS, TRAIN_NAMESPACE, clip_rng, heldout_prompts, sample_clip  # noqa: E402
-from prompts import sample_spec, spec_to_prompt  # noqa: E402
-from world import EMOTIONS, ClipSpec, face_masks, pad_to_chunks, render_clip  # noqa: E402
+from prompts import sample_spec, shot_spec, spec_to_prompt  # noqa: E402
+from world import EMOTIONS, ClipSpec, EmotionEvent, face_masks, pad_to_chunks, render_clip  # noqa: E402
 
 # The text length WanPipeline pads prompt embeddings to (its default max_sequence_length).
 MAX_SEQUENCE_LENGTH = 512
@@ -211,6 +211,74 @@ def head_mse(pred: torch.Tensor, target: torch.Tensor, head: torch.Tensor) -> to
     channels and the head's latent positions (`head`, [B, T, H, W] or [T, H, W], 0 or 1)."""
     area = head.sum(dim=(-3, -2, -1)).clamp_min(1.0)
     return ((pred - target).pow(2).mean(1) * head).sum(dim=(-3, -2, -1)) / area
+
+
+def beat_latent_frame(seconds: float, fps: float, temporal: int) -> int:
+    """The latent frame at which Kinema's engine switches to a beat's prompt (Pipeline.planBeats):
+    the first one more than half of whose pixel frames come at or after the beat's frame (latent
+    frame j >= 1 holds pixel frames temporal*(j-1)+1 ... temporal*j)."""
+    frame = math.floor(seconds * fps + 0.5)
+    return 0 if frame == 0 else math.floor((frame - 1) / temporal + 1 + 0.5)
+
+
+def beat_schedule(spec: ClipSpec, latent_frames: int, phrase, rng: np.random.Generator) -> list[tuple[int, str]] | None:
+    """The prompts Kinema's beats give a one-shot clip whose emotion changes: (first latent
+    frame, prompt) per span of latent frames, each prompt the shot holding one emotion throughout
+    (`prompts.beat_prompts`, phrased by `phrase(spec, rng)`), switched where the engine switches
+    (`beat_latent_frame`). None for a clip of several shots or one emotion, or where a change
+    would not start a later latent frame or a phrasing is missing."""
+    if len(spec.shots) != 1 or len(spec.shots[0].emotions) < 2:
+        return None
+    alone = shot_spec(spec, 0)
+    shot = alone.shots[0]
+    schedule: list[tuple[int, str]] = []
+    for ev in shot.emotions:
+        holding = dataclasses.replace(alone, shots=[dataclasses.replace(
+            shot, emotions=[EmotionEvent(0.0, ev.emotion)])])
+        frame = beat_latent_frame(ev.time, FPS, VAE["scale_factor_temporal"])
+        text = phrase(holding, rng)
+        if not text or (schedule and frame <= schedule[-1][0]) or frame >= latent_frames:
+            return None
+        schedule.append((frame, text))
+    return schedule
+
+
+class SpanCrossAttention:
+    """A cross-attention processor for the transformer's `attn2` that applies `mask` ([B, 1,
+    tokens, context rows], True where a token may attend) when one is set: with the contexts of
+    a clip's spans side by side, each latent frame's tokens attend only to their span's prompt,
+    as Kinema's engine runs beats (WanTransformer.forward(latent:timestep:schedule:)). Without a
+    mask it is diffusers' processor unchanged."""
+
+    def __init__(self, base):
+        self.base = base
+        self.mask: torch.Tensor | None = None
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+        if attention_mask is None and self.mask is not None:
+            attention_mask = self.mask
+        return self.base(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+
+
+def span_contexts(emb: torch.Tensor, schedules: list[list[int]], latent_frames: int,
+                  tokens_per_frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompt embeddings `emb` [sum of spans, L, D] (each clip's spans in order) as one context per
+    clip [B, S*L, D] (S the most spans of a clip; missing spans zero) and the cross-attention mask
+    [B, 1, latent_frames * tokens_per_frame, S*L] that lets the tokens of latent frames from
+    `schedules[b][k]` up to the next start see only span k's L rows."""
+    spans = max(len(s) for s in schedules)
+    rows = emb.shape[1]
+    context = emb.new_zeros(len(schedules), spans * rows, emb.shape[2])
+    mask = torch.zeros(len(schedules), 1, latent_frames * tokens_per_frame, spans * rows, dtype=torch.bool,
+                       device=emb.device)
+    k = 0
+    for b, starts in enumerate(schedules):
+        ends = starts[1:] + [latent_frames]
+        for j, (first, end) in enumerate(zip(starts, ends)):
+            context[b, j * rows:(j + 1) * rows] = emb[k]
+            mask[b, 0, first * tokens_per_frame:end * tokens_per_frame, j * rows:(j + 1) * rows] = True
+            k += 1
+    return context, mask
 
 
 def latent_face_masks(spec: ClipSpec) -> np.ndarray:
@@ -775,6 +843,8 @@ def stage_dit(args, minutes: float) -> None:
         raise SystemExit("--dit-word-contrast and --dit-contrast-margin must be 0 or more")
     if not 0 <= args.dit_image_share <= 1:
         raise SystemExit("--dit-image-share must be within [0, 1]")
+    if not 0 <= args.dit_beat_share <= 1:
+        raise SystemExit("--dit-beat-share must be within [0, 1]")
     device = pick_device(args.device)
     tokenizer = load_tokenizer(work)
     cache_path = work / "latents.pt"
@@ -822,6 +892,12 @@ def stage_dit(args, minutes: float) -> None:
         text_encoder.load_state_dict(ck["text_encoder"])
     transformer.to(device)
     text_encoder.to(device)
+    # --dit-beat-share: cross-attention that can give each span of latent frames its own prompt.
+    span_processors = []
+    if args.dit_beat_share > 0:
+        for block in transformer.blocks:
+            span_processors.append(SpanCrossAttention(block.attn2.processor))
+            block.attn2.set_processor(span_processors[-1])
     params = list(transformer.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=args.dit_lr, weight_decay=0.01, betas=(0.9, 0.99))
     state = {"step": 0, "seconds": 0.0, "history": [], "vae_step": cache["vae_step"]}
@@ -874,7 +950,7 @@ def stage_dit(args, minutes: float) -> None:
            "lr_end": args.lr_end, "clips": cache["clips"], "amp": args.amp, "face_weight": args.dit_face_weight,
            "word_contrast": args.dit_word_contrast, "contrast_margin": args.dit_contrast_margin,
            "contrast_words": args.dit_contrast_words, "image_share": args.dit_image_share,
-           "vae_step": cache["vae_step"], "hardware": state["hardware"]}
+           "beat_share": args.dit_beat_share, "vae_step": cache["vae_step"], "hardware": state["hardware"]}
     runs = state.setdefault("runs", [])
     prompt_source = PromptSource()
     start = time.time()
@@ -882,6 +958,7 @@ def stage_dit(args, minutes: float) -> None:
     running = []
     word_gaps: list[float] = []
     flows: list[float] = []  # the flow loss of contrasted steps, without the hinge
+    beat_clips = [0, 0]  # clips trained with beats, clips, since the last log line
     mark = [start]
 
     def save():
@@ -907,13 +984,23 @@ def stage_dit(args, minutes: float) -> None:
         for i in idx:
             p = prompt_source(specs[int(i)], rng)
             prompts.append("" if p is None or rng.random() < args.uncond else p)
+        # --dit-beat-share P: a one-shot clip whose emotion changes is, in a share P of its draws,
+        # told as Kinema's beats tell it: one prompt per emotion, each over its span of latent
+        # frames (None: the clip's one prompt).
+        schedules: list[list[tuple[int, str]] | None] = [None] * len(idx)
+        if args.dit_beat_share > 0:
+            for k, i in enumerate(idx):
+                if prompts[k] and rng.random() < args.dit_beat_share:
+                    schedules[k] = beat_schedule(specs[int(i)], x0.shape[2], prompt_source, rng)
+        beat_clips[0] += sum(sch is not None for sch in schedules)
+        beat_clips[1] += len(idx)
         # --dit-word-contrast: the same clips again with a prompt whose emotions, actions or word
         # order (--dit-contrast-words) are swapped (the swapped spec's phrasing; "" where the clip
         # has no prompt this step, nothing to reorder or no phrasing).
         swapped = []
         if args.dit_word_contrast > 0:
-            for i, p in zip(idx, prompts):
-                other = swap_words(specs[int(i)], args.dit_contrast_words, rng) if p else None
+            for i, p, sch in zip(idx, prompts, schedules):
+                other = swap_words(specs[int(i)], args.dit_contrast_words, rng) if p and sch is None else None
                 q = prompt_source(other, rng) if other is not None else None
                 swapped.append(q or "")
         contrasted = [k for k, q in enumerate(swapped) if q]
@@ -936,11 +1023,26 @@ def stage_dit(args, minutes: float) -> None:
         # --amp bf16: the forward pass in bfloat16 autocast (weights, optimizer and loss stay float32).
         # With contrast, the swapped prompts of the `contrasted` clips ride in the same forward
         # pass, after the batch.
+        # Clips with beats: every clip's spans side by side in one context, masked per latent frame.
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16"):
-            emb = encode_prompts(tokenizer, text_encoder, prompts + [swapped[k] for k in contrasted])
+            texts = prompts + [swapped[k] for k in contrasted]
+            if any(sch is not None for sch in schedules):
+                rows = [sch or [(0, text)] for sch, text in zip(schedules, prompts)] + \
+                       [[(0, swapped[k])] for k in contrasted]
+                emb = encode_prompts(tokenizer, text_encoder, [text for row in rows for _, text in row])
+                emb, mask = span_contexts(emb, [[first for first, _ in row] for row in rows], x0.shape[2],
+                                          x0.shape[3] * x0.shape[4] // 4)
+            else:
+                emb, mask = encode_prompts(tokenizer, text_encoder, texts), None
             sel = torch.tensor(list(range(len(idx))) + contrasted, device=device)
-            out = transformer(hidden_states=xt[sel], timestep=timestep[sel] if args.dit_image_share > 0
-                              else (sigma * 1000)[sel], encoder_hidden_states=emb, return_dict=False)[0]
+            for proc in span_processors:
+                proc.mask = mask
+            try:
+                out = transformer(hidden_states=xt[sel], timestep=timestep[sel] if args.dit_image_share > 0
+                                  else (sigma * 1000)[sel], encoder_hidden_states=emb, return_dict=False)[0]
+            finally:
+                for proc in span_processors:
+                    proc.mask = None
         pred = out[:len(idx)]
         if args.dit_face_weight > 0 or contrasted:
             masks = face_masks_of(d, idx) * kept[:, 0]
@@ -989,6 +1091,10 @@ def stage_dit(args, minutes: float) -> None:
             # flow: the flow loss alone (`loss` includes the contrast's hinge).
             extra = {"word_gap": round(float(np.mean(word_gaps)), 4),
                      "flow": round(float(np.mean(flows)), 5)} if word_gaps else {}
+            if args.dit_beat_share > 0:
+                # The share of clips told with beats (of all clips drawn since the last line).
+                extra["beats"] = round(beat_clips[0] / max(1, beat_clips[1]), 3)
+            beat_clips[:] = [0, 0]
             word_gaps.clear()
             flows.clear()
             log(work, "dit", step=state["step"], loss=round(m, 5), lr=lr,
@@ -1172,6 +1278,9 @@ def model_card(args, vae_state: dict, dit_state: dict, total: int, vocab: int, p
                 amp += f", {words} contrast {r['word_contrast']:g} (margin {r['contrast_margin']:g})"
             if r.get("image_share"):
                 amp += f", the first latent frame given clean in {r['image_share']:.0%} of clips (image-to-video)"
+            if r.get("beat_share"):
+                amp += (f", one prompt per emotion over its latent frames (beats) in {r['beat_share']:.0%} "
+                        "of the draws of one-shot clips whose emotion changes")
             switch = [w for w in dit_state.get("latent_switches", []) if w["at_step"] == r["from_step"]]
             if switch:
                 amp += f", from here on the latents of the VAE encoder of step {switch[-1]['to_vae_step']}"
@@ -1321,6 +1430,10 @@ def main(argv=None) -> int:
                    help="what the word contrast swaps in the prompt: the emotions, the actions (left/right, "
                         "still/jump), either at random per clip, or the order (the same actions and emotions "
                         "rotated among the shots and emotion events)")
+    p.add_argument("--dit-beat-share", type=float, default=0.0,
+                   help="share of the draws of one-shot clips whose emotion changes that are told as the "
+                        "engine's beats: one prompt per emotion, each attended to by its span of latent frames "
+                        "(0: none)")
     p.add_argument("--adopt-latents", action="store_true",
                    help="dit: continue a transformer on the latents of a VAE encoder it was not trained on")
     p.add_argument("--warmup", type=int, default=200)

@@ -47,19 +47,20 @@ def one_decoder_step(work: Path, **settings):
     return before, after, args, decoder, card
 
 
-def import_for_dit_run(work: Path, **settings):
-    """Imports the committed model into `work` and encodes 2 clips; returns its vae.pt, the
+def import_for_dit_run(work: Path, clips: int = 2, **settings):
+    """Imports the committed model into `work` and encodes `clips` clips; returns its vae.pt, the
     transformer's step and the stage_dit arguments of a one-step CPU run from there, with
     `settings` over the defaults (no extra losses)."""
     import argparse
     before, _ = import_for_decoder_run(work)
-    train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=2, latent_batch=1, seed=0))
+    train.stage_latents(argparse.Namespace(work=str(work), device="cpu", workers=1, clips=clips, latent_batch=1,
+                                           seed=0))
     step = torch.load(work / "dit.pt", weights_only=False)["state"]["step"]
     args = argparse.Namespace(
         work=str(work), device="cpu", seed=0, threads=2, dit_batch=2, dit_lr=1e-5, lr_end=None, warmup=1,
         ema=0.999, uncond=0.1, flow_shift=train.FLOW_SHIFT, amp="none", dit_face_weight=0.0,
         dit_word_contrast=0.0, dit_contrast_margin=0.02, dit_contrast_words="emotions", dit_image_share=0.0,
-        adopt_latents=False, max_steps=step + 1, log_every=1, save_minutes=5.0)
+        dit_beat_share=0.0, adopt_latents=False, max_steps=step + 1, log_every=1, save_minutes=5.0)
     vars(args).update(settings)
     return before, step, args
 
@@ -422,6 +423,114 @@ class TrainTests(unittest.TestCase):
             with self.assertRaisesRegex(SystemExit, "--dit-image-share"):
                 train.stage_dit(args, minutes=5.0)
 
+    def test_beats_switch_where_the_engine_switches(self):
+        """beat_latent_frame is Pipeline.planBeats' rule (values from `kinema generate --beat`'s
+        notes at 8 fps); beat_schedule tells a one-shot clip whose emotion changes as one prompt
+        per emotion, each the shot holding that emotion, and nothing else."""
+        import dataclasses
+        from world import BACKGROUND_NAMES, ClipSpec, EmotionEvent, Shot
+        BACKGROUND = BACKGROUND_NAMES[0]
+        for seconds, latent in [(0.5, 2), (1.0, 3), (1.5, 4), (2.0, 5), (3.0, 7), (0.25, 1), (0.375, 2)]:
+            self.assertEqual(train.beat_latent_frame(seconds, 8.0, 4), latent, seconds)
+        shot = Shot(start=0.0, end=4.0, framing="closeup", action="still", background=BACKGROUND,
+                    emotions=[EmotionEvent(0.0, "happy"), EmotionEvent(1.5, "sad"), EmotionEvent(3.0, "angry")],
+                    x_start=0.5, x_end=0.5)
+        spec = ClipSpec(colour="blue", duration=4.0, shots=[shot])
+        spec.validate()
+        told = []
+
+        def phrase(s, rng):
+            told.append(s)
+            return spec_to_prompt(s, rng)
+
+        schedule = train.beat_schedule(spec, 9, phrase, np.random.default_rng(0))
+        self.assertEqual([first for first, _ in schedule], [0, 4, 7])
+        self.assertEqual([s.shots[0].emotions for s in told],
+                         [[EmotionEvent(0.0, e)] for e in ("happy", "sad", "angry")])
+        for s in told:
+            self.assertEqual(dataclasses.replace(s.shots[0], emotions=[]), dataclasses.replace(shot, emotions=[]))
+            self.assertEqual(s.colour, "blue")
+        self.assertEqual(len({text for _, text in schedule}), 3)
+        # Not told with beats: one emotion, several shots, a change past the last latent frame.
+        one = dataclasses.replace(spec, shots=[dataclasses.replace(shot, emotions=shot.emotions[:1])])
+        self.assertIsNone(train.beat_schedule(one, 9, phrase, np.random.default_rng(0)))
+        two = ClipSpec(colour="blue", duration=8.0, shots=[shot, dataclasses.replace(shot, start=4.0, end=8.0, emotions=[
+            EmotionEvent(4.0, "happy"), EmotionEvent(5.0, "sad")])])
+        two.validate()
+        self.assertIsNone(train.beat_schedule(two, 17, phrase, np.random.default_rng(0)))
+        self.assertIsNone(train.beat_schedule(spec, 7, phrase, np.random.default_rng(0)))
+
+    def test_span_cross_attention_gives_each_span_its_prompt(self):
+        """With the spans' contexts side by side and span_contexts' mask, the tokens of each span
+        of latent frames get exactly the cross-attention of their own prompt; with one prompt in
+        every span the whole transformer gives what it gives for that prompt alone."""
+        torch.manual_seed(0)
+        transformer = train.build_transformer().eval()
+        attn = transformer.blocks[0].attn2
+        proc = train.SpanCrossAttention(attn.processor)
+        attn.set_processor(proc)
+        frames, per_frame, dim = 5, 16, transformer.config.num_attention_heads * transformer.config.attention_head_dim
+        hidden = torch.randn(2, frames * per_frame, dim)
+        prompts = torch.randn(3, 7, dim)
+        # Clip 0: prompt 0 on latent frames 0-1, prompt 1 on 2-4; clip 1: prompt 2 throughout.
+        context, mask = train.span_contexts(prompts, [[0, 2], [0]], frames, per_frame)
+        self.assertEqual(tuple(context.shape), (2, 14, dim))
+        with torch.no_grad():
+            proc.mask = mask
+            both = attn(hidden, context)
+            proc.mask = None
+            alone = [attn(hidden[:1, :2 * per_frame], prompts[0:1]), attn(hidden[:1, 2 * per_frame:], prompts[1:2]),
+                     attn(hidden[1:], prompts[2:3])]
+        self.assertLess(float((both[0, :2 * per_frame] - alone[0][0]).abs().max()), 1e-5)
+        self.assertLess(float((both[0, 2 * per_frame:] - alone[1][0]).abs().max()), 1e-5)
+        self.assertLess(float((both[1] - alone[2][0]).abs().max()), 1e-5)
+        with torch.no_grad():
+            other = attn(hidden[:1, 2 * per_frame:], prompts[0:1])[0]
+        self.assertGreater(float((both[0, 2 * per_frame:] - other)
+                                 .abs().max()), 1e-3)
+        # The whole transformer: one prompt in three spans is that prompt.
+        for block in transformer.blocks:
+            block.attn2.set_processor(train.SpanCrossAttention(attn.processor.base))
+        latent = torch.randn(1, transformer.config.in_channels, frames, 8, 8)
+        emb = torch.randn(1, 11, transformer.config.text_dim)
+        spans, mask = train.span_contexts(emb.expand(3, -1, -1), [[0, 1, 3]], frames, 16)
+        with torch.no_grad():
+            plain = transformer(hidden_states=latent, timestep=torch.tensor([500.0]), encoder_hidden_states=emb,
+                                return_dict=False)[0]
+            for block in transformer.blocks:
+                block.attn2.processor.mask = mask
+            spanned = transformer(hidden_states=latent, timestep=torch.tensor([500.0]),
+                                  encoder_hidden_states=spans, return_dict=False)[0]
+        self.assertLess(float((plain - spanned).abs().max()), 1e-5)
+
+    def test_transformer_step_with_beats(self):
+        """--dit-beat-share: a step on a one-shot clip whose emotion changes, told with beats;
+        logged with the share of clips told so, recorded with its share and named on the card."""
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            before, step, args = import_for_dit_run(work, clips=6, dit_beat_share=1.0, uncond=0.0)
+            # Keep only the clip of the training stream's first six that is one shot with three
+            # emotions (clip 5, 7.5 s), so that the step must tell it with beats.
+            cache = torch.load(work / "latents.pt", weights_only=False)
+            cache["groups"] = {d: g for d, g in cache["groups"].items() if d == 7.5}
+            spec = train.ClipSpec.from_dict(cache["groups"][7.5]["specs"][0])
+            self.assertEqual((len(spec.shots), len(spec.shots[0].emotions)), (1, 3))
+            torch.save(cache, work / "latents.pt")
+            train.stage_dit(args, minutes=5.0)
+            dit = torch.load(work / "dit.pt", weights_only=False)["state"]
+            self.assertEqual(dit["step"], step + 1)
+            self.assertEqual(dit["runs"][-1]["beat_share"], 1.0)
+            self.assertTrue(np.isfinite(dit["history"][-1]["loss"]))
+            logged = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+            self.assertEqual([r["beats"] for r in logged if "beats" in r], [1.0])
+            card = card_text(before["state"], dit)
+            self.assertIn(f"steps {step}-{step + 1}: batch 2, lr 1e-05, 6 clips, one prompt per emotion over its "
+                          "latent frames (beats) in 100% of the draws of one-shot clips whose emotion changes, CPU",
+                          card)
+            args.dit_beat_share = -0.5
+            with self.assertRaisesRegex(SystemExit, "--dit-beat-share"):
+                train.stage_dit(args, minutes=5.0)
+
     def test_swapped_emotions_keep_the_clip(self):
         """swap_emotions: every emotion event changes, through one permutation, and nothing else."""
         import dataclasses
@@ -467,7 +576,8 @@ class TrainTests(unittest.TestCase):
         events (times, framings, colours kept), never the same emotion twice in a row within a
         shot, and None for a clip with nothing to reorder that way."""
         import dataclasses
-        from world import ClipSpec, EmotionEvent, Shot
+        from world import BACKGROUND_NAMES, ClipSpec, EmotionEvent, Shot
+        BACKGROUND = BACKGROUND_NAMES[0]
         changed = 0
         for seed in range(40):
             spec = sample_spec(np.random.default_rng(seed), 6.0)
