@@ -147,7 +147,7 @@ if [ "$DEVICE" = cuda ]; then
     # Not kept: 58 minutes on 2 CPU cores of the transformer trained with beats from these weights
     # (`latents --clips 1600`, then `dit --dit-batch 8 --dit-lr 5e-5 --lr-end 1e-5 --warmup 50
     # --dit-beat-share 1 --dit-word-contrast 1`, 615 steps): validation emotion with shots and
-    # beats 69.3 % (70.1 % before), cuts 17 of 19 (18).
+    # beats at guidance 2 69.3 % (70.1 % before), cuts 17 of 19 (18).
     # Guidance 2 instead of 2.5, chosen on the validation prompts with shots and beats (mean of the
     # four headline scores 91.0 against 89.3 at 2.5 and 90.5 at 1.5), in kinema.json and in the
     # model card's "Recommended settings".

@@ -486,8 +486,7 @@ class TrainTests(unittest.TestCase):
         self.assertLess(float((both[1] - alone[2][0]).abs().max()), 1e-5)
         with torch.no_grad():
             other = attn(hidden[:1, 2 * per_frame:], prompts[0:1])[0]
-        self.assertGreater(float((both[0, 2 * per_frame:] - other)
-                                 .abs().max()), 1e-3)
+        self.assertGreater(float((both[0, 2 * per_frame:] - other).abs().max()), 1e-3)
         # The whole transformer: one prompt in three spans is that prompt.
         for block in transformer.blocks:
             block.attn2.set_processor(train.SpanCrossAttention(attn.processor.base))
@@ -576,8 +575,7 @@ class TrainTests(unittest.TestCase):
         events (times, framings, colours kept), never the same emotion twice in a row within a
         shot, and None for a clip with nothing to reorder that way."""
         import dataclasses
-        from world import BACKGROUND_NAMES, ClipSpec, EmotionEvent, Shot
-        BACKGROUND = BACKGROUND_NAMES[0]
+        from world import ClipSpec, EmotionEvent, Shot
         changed = 0
         for seed in range(40):
             spec = sample_spec(np.random.default_rng(seed), 6.0)
