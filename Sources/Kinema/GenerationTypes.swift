@@ -87,6 +87,13 @@ public struct GenerationRequest: Sendable {
     public var guidance: Float?
     public var flowShift: Float?
     public var sampler: SamplerKind?
+    /// Frames generated before each shot (or the clip) and dropped, so that its kept frames
+    /// start after the latent frames that open a generation; nil takes the model's default (0
+    /// unless its `kinema.json` sets `lead_in_frames`). Beats and cuts keep their times. With 1
+    /// + 4m frames at 8 fps (Wan2.1's 4x temporal compression) every kept half-second is one
+    /// latent frame and every beat on a half-second starts one. Not used for a shot that starts
+    /// from `image`, nor with `initialLatents`.
+    public var leadInFrames: Int?
     /// Seed for the initial noise; nil draws one (reported in the result).
     public var seed: UInt64?
     /// Replaces the random initial noise: shape [C, T, H/8, W/8] (a leading batch of 1 is accepted).
@@ -212,12 +219,14 @@ public struct GenerationDefaults: Sendable, Equatable {
     public var flowShift: Float
     public var sampler: SamplerKind
     public var negativePrompt: String
+    /// See `GenerationRequest.leadInFrames`.
+    public var leadInFrames: Int
 
     public init(width: Int, height: Int, frames: Int, fps: Double, steps: Int, guidance: Float,
-                flowShift: Float, sampler: SamplerKind, negativePrompt: String) {
+                flowShift: Float, sampler: SamplerKind, negativePrompt: String, leadInFrames: Int = 0) {
         self.width = width; self.height = height; self.frames = frames; self.fps = fps
         self.steps = steps; self.guidance = guidance; self.flowShift = flowShift
-        self.sampler = sampler; self.negativePrompt = negativePrompt
+        self.sampler = sampler; self.negativePrompt = negativePrompt; self.leadInFrames = leadInFrames
     }
 }
 

@@ -68,14 +68,17 @@ final class FrameSink {
     }
 
     /// Appends the chunk's first `atMost` frames (all of them by default); returns how many.
+    /// Writes frames `skip`..< of a decoded chunk [3, n, H, W], at most `limit` of them; returns
+    /// how many.
     @discardableResult
-    func append(_ chunk: Tensor, atMost limit: Int = .max) throws -> Int {
+    func append(_ chunk: Tensor, skipping skip: Int = 0, atMost limit: Int = .max) throws -> Int {
         guard chunk.rank == 4, chunk.shape[0] == 3, chunk.shape[2] == height, chunk.shape[3] == width else {
             throw KinemaError.shape("decoded frames \(chunk.shape) are not [3, n, \(height), \(width)]")
         }
         let n = chunk.shape[1], plane = height * width
-        let kept = max(0, min(n, limit))
-        for f in 0..<kept {
+        let first = min(max(0, skip), n)
+        let kept = max(0, min(n - first, limit))
+        for f in first..<(first + kept) {
             var rgb = [Float](repeating: 0, count: plane * 3)
             chunk.data.withPointer { src in
                 rgb.withMutablePointer { dst in

@@ -71,7 +71,8 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
             steps: recommended?.steps ?? 50, guidance: recommended?.guidance ?? 5,
             flowShift: recommended?.flowShift ?? Float(samplerTemplate.shift),
             sampler: recommended?.sampler ?? samplerTemplate.kind,
-            negativePrompt: recommended?.negativePrompt ?? Pipeline.wanNegativePrompt)
+            negativePrompt: recommended?.negativePrompt ?? Pipeline.wanNegativePrompt,
+            leadInFrames: recommended?.leadInFrames ?? 0)
     }
 
     // MARK: - Generation
@@ -145,12 +146,16 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                     progress: { clock.report(.denoising, step: $0.step, of: $0.totalSteps) })
                 timings.denoising += clock.now - phaseStart
 
-                // 3. Decoding, streamed into the writer; a shot keeps its first `frames` frames.
+                // 3. Decoding, streamed into the writer; a shot keeps `frames` frames after its
+                // `leadIn` first ones.
                 phaseStart = clock.now
-                var decoded = 0
+                var decoded = 0, kept = 0
                 clock.report(.decoding, step: 0, of: shot.generatedFrames)
                 try vae.decode(latent: latent, memoryBudgetBytes: options.vaeMemoryBudgetBytes, cancel: cancel) { chunk in
-                    written += try sink.append(chunk, atMost: shot.frames - min(decoded, shot.frames))
+                    let added = try sink.append(chunk, skipping: max(0, shot.leadIn - decoded),
+                                                atMost: shot.frames - kept)
+                    kept += added
+                    written += added
                     decoded += chunk.shape[1]
                     clock.report(.decoding, step: decoded, of: shot.generatedFrames)
                 }
@@ -203,6 +208,8 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
     struct ShotPlan {
         var frames: Int
         var generatedFrames: Int
+        /// Frames generated before the kept ones and dropped (`GenerationRequest.leadInFrames`).
+        var leadIn: Int = 0
         var seed: UInt64
         /// The prompt of each span of latent frames, (first latent frame, prompt), from frame 0.
         var schedule: [(Int, String)]
@@ -256,10 +263,20 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
             throw KinemaError.invalidArgument("fps must be in (0, 240], got \(fps)")
         }
         let seed = r.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        var leadIn = r.leadInFrames ?? defaults.leadInFrames
+        guard (0...Pipeline.maximumLeadInFrames).contains(leadIn) else {
+            throw KinemaError.invalidArgument("lead-in must be 0 to \(Pipeline.maximumLeadInFrames) frames, got \(leadIn)")
+        }
+        if r.initialLatents != nil { leadIn = 0 }
+        if leadIn > 0 {
+            notes.append("lead-in: \(leadIn) frames generated before each shot and dropped"
+                         + (r.image != nil ? " (not before the image's shot)" : ""))
+        }
         var frames: Int
         var shots: [ShotPlan]
         if !r.shots.isEmpty {
-            shots = try Pipeline.planShots(r, fps: fps, temporal: temporal, seed: seed, notes: &notes)
+            shots = try Pipeline.planShots(r, fps: fps, temporal: temporal, seed: seed, leadIn: leadIn,
+                                           notes: &notes)
             frames = shots.reduce(0) { $0 + $1.frames }
         } else {
             if let duration = r.durationSeconds {
@@ -279,10 +296,12 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                         "frame count must be \(temporal)k+1 (1, \(1 + temporal), \(1 + 2 * temporal), …), got \(frames)")
                 }
             }
+            let lead = r.image != nil ? 0 : leadIn
+            let generated = Pipeline.framesCovering(frames + lead, temporal: temporal)
             let schedule = try Pipeline.planBeats(r.beats, prompt: r.prompt, seconds: Double(frames) / fps,
-                                                  fps: fps, temporal: temporal, generatedFrames: frames,
-                                                  shot: nil, notes: &notes)
-            shots = [ShotPlan(frames: frames, generatedFrames: frames, seed: seed, schedule: schedule)]
+                                                  fps: fps, temporal: temporal, generatedFrames: generated,
+                                                  leadIn: lead, shot: nil, notes: &notes)
+            shots = [ShotPlan(frames: frames, generatedFrames: generated, leadIn: lead, seed: seed, schedule: schedule)]
         }
         guard frames <= 1001 else { throw KinemaError.invalidArgument("frame count \(frames) exceeds 1001") }
         if r.image != nil, let first = shots.first, first.generatedFrames < temporal + 1 {
@@ -312,12 +331,21 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
     public static let maximumShots = 64
     /// Most beats in one shot.
     public static let maximumBeats = 64
+    /// Most lead-in frames.
+    public static let maximumLeadInFrames = 64
+
+    /// The smallest frame count of the form temporal·k+1 that holds `frames` frames.
+    static func framesCovering(_ frames: Int, temporal: Int) -> Int {
+        (frames - 1 + temporal - 1) / temporal * temporal + 1
+    }
 
     /// The prompt of each span of latent frames of one shot: `prompt` from frame 0, then each
     /// beat's from the first latent frame more than half of whose pixel frames come at or after
-    /// it (latent frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j).
+    /// it (latent frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j of the
+    /// generation, which are kept frames from j's first minus `leadIn`).
     static func planBeats(_ beats: [Beat], prompt: String, seconds: Double, fps: Double, temporal: Int,
-                          generatedFrames: Int, shot: Int?, notes: inout [String]) throws -> [(Int, String)] {
+                          generatedFrames: Int, leadIn: Int = 0, shot: Int?,
+                          notes: inout [String]) throws -> [(Int, String)] {
         let whose = shot.map { "shot \($0): " } ?? ""
         guard beats.count <= maximumBeats else {
             throw KinemaError.invalidArgument("\(whose)\(beats.count) beats; at most \(maximumBeats) are allowed")
@@ -333,7 +361,7 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                 throw KinemaError.invalidArgument(
                     "\(whose)a beat at \(g(t)) s must come after \(after) and before the end (\(g(seconds)) s)")
             }
-            let frame = Int((t * fps).rounded())
+            let frame = Int((t * fps).rounded()) + leadIn
             // Latent frame j ≥ 1 holds pixel frames temporal·(j−1)+1 … temporal·j; the first one
             // more than half of whose frames are at or after `frame`.
             let latent = frame == 0 ? 0 : Int((Double(frame - 1) / Double(temporal) + 1).rounded())
@@ -346,7 +374,7 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
             previous = t
         }
         if schedule.count > 1 {
-            let spans = schedule.dropFirst().map { "\($0.0) (pixel frame \(temporal * ($0.0 - 1) + 1))" }
+            let spans = schedule.dropFirst().map { "\($0.0) (pixel frame \(temporal * ($0.0 - 1) + 1 - leadIn))" }
             notes.append("\(whose)beats start at latent frames " + spans.joined(separator: ", "))
         }
         return schedule
@@ -354,7 +382,7 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
 
     /// Checks a multi-shot request and lays its shots out on the frame grid: shot k keeps
     /// round(duration·fps) frames, generated as the nearest temporal·k+1 count at or above that.
-    static func planShots(_ r: GenerationRequest, fps: Double, temporal: Int, seed: UInt64,
+    static func planShots(_ r: GenerationRequest, fps: Double, temporal: Int, seed: UInt64, leadIn: Int = 0,
                           notes: inout [String]) throws -> [ShotPlan] {
         guard r.prompt.isEmpty else {
             throw KinemaError.invalidArgument("give the prompt in each shot, not also for the whole clip")
@@ -384,10 +412,13 @@ public final class Pipeline: GenerationEngine, @unchecked Sendable {
                 throw KinemaError.invalidArgument(
                     String(format: "shot %d: %.3g s is shorter than one frame at %.4g fps", k + 1, d, fps))
             }
-            let generated = (frames - 1 + temporal - 1) / temporal * temporal + 1
+            // The image's shot starts from the image: no lead-in there.
+            let lead = k == 0 && r.image != nil ? 0 : leadIn
+            let generated = framesCovering(frames + lead, temporal: temporal)
             let schedule = try planBeats(shot.beats, prompt: shot.prompt, seconds: d, fps: fps, temporal: temporal,
-                                         generatedFrames: generated, shot: k + 1, notes: &notes)
-            plans.append(ShotPlan(frames: frames, generatedFrames: generated, seed: seed &+ UInt64(k), schedule: schedule))
+                                         generatedFrames: generated, leadIn: lead, shot: k + 1, notes: &notes)
+            plans.append(ShotPlan(frames: frames, generatedFrames: generated, leadIn: lead, seed: seed &+ UInt64(k),
+                                  schedule: schedule))
             if k > 0 { cuts.append(String(format: "%.4g s (frame %d)", Double(start) / fps, start)) }
             start += frames
         }

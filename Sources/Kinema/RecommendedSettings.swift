@@ -12,11 +12,13 @@ struct RecommendedSettings: Decodable, Equatable {
     var flowShift: Float?
     var sampler: SamplerKind?
     var negativePrompt: String?
+    var leadInFrames: Int?
 
     enum CodingKeys: String, CodingKey {
         case width, height, frames, fps, steps, guidance, sampler
         case flowShift = "flow_shift"
         case negativePrompt = "negative_prompt"
+        case leadInFrames = "lead_in_frames"
     }
 
     static let fileName = "kinema.json"
@@ -48,6 +50,9 @@ struct RecommendedSettings: Decodable, Equatable {
         if let steps, steps < 1 || steps > 1000 { throw bad("steps", steps) }
         if let guidance, !(guidance >= 0 && guidance <= 100) { throw bad("guidance", guidance) }
         if let flowShift, !(flowShift > 0 && flowShift <= 1000) { throw bad("flow_shift", flowShift) }
+        if let leadInFrames, !(0...Pipeline.maximumLeadInFrames).contains(leadInFrames) {
+            throw bad("lead_in_frames", leadInFrames)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ usage:
   kinema generate [--model DIR] (--prompt TEXT | --shot SECONDS:TEXT ...) [--beat SECONDS:TEXT ...]
                   [--image FILE] [--negative-prompt TEXT]
                   [--width W --height H] [--frames N | --duration SECONDS] [--fps F]
-                  [--steps S] [--guidance G] [--shift X] [--sampler unipc|euler]
+                  [--steps S] [--guidance G] [--shift X] [--sampler unipc|euler] [--lead-in FRAMES]
                   [--seed K] [--latents FILE.safetensors] [--threads N] [--crf Q]
                   --output FILE.mp4|FILE.safetensors|DIR/
   kinema info [DIR] [--width W --height H] [--frames N]
@@ -27,6 +27,9 @@ own prompt and cut to the next at exactly the frame where it ends; for example
 clip) without a cut; for example
   kinema generate --prompt "A close-up of a red face that smiles." \\
                   --beat "2:A close-up of a red face that looks sad." --duration 4 --output beat.mp4
+--lead-in FRAMES generates that many frames before each shot (or the clip) and drops them, so
+that the kept frames start after the latent frames that open a generation; 0 turns off the
+model's default (its kinema.json lead_in_frames)
 --image makes the picture in FILE (PNG, JPEG, …; scaled to cover the frame, centre-cropped) the
 clip's first frame, and the rest is generated to follow it; for example
   kinema generate --image start.png --prompt "A red face that smiles." --output from-image.mp4
@@ -88,7 +91,8 @@ func modelURL(_ path: String?) throws -> URL {
 
 func generate(_ args: [String]) throws {
     let o = try Options(args, allowed: ["model", "prompt", "negative-prompt", "width", "height", "frames", "duration",
-                                        "fps", "steps", "guidance", "shift", "sampler", "seed", "latents", "threads",
+                                        "fps", "steps", "guidance", "shift", "sampler", "lead-in", "seed", "latents",
+                                        "threads",
                                         "crf", "output", "shot", "beat", "image"], repeatable: ["shot", "beat"])
     guard o.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(o.positional[0])'") }
     // Shots in order; each --beat belongs to the --shot before it, or to the --prompt.
@@ -131,6 +135,7 @@ func generate(_ args: [String]) throws {
     request.steps = try o.int("steps")
     request.guidance = try o.double("guidance").map(Float.init)
     request.flowShift = try o.double("shift").map(Float.init)
+    request.leadInFrames = try o.int("lead-in")
     request.crf = try o.int("crf")
     if let s = o.string("sampler") {
         guard let kind = SamplerKind(rawValue: s) else {

@@ -366,6 +366,65 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(shot.notes.contains("shot 1: beats start at latent frames 3 (pixel frame 5)"), "\(shot.notes)")
     }
 
+    /// A lead-in generates frames before each shot (or the clip) and drops them: the kept frames
+    /// are those of the longer generation after the lead-in, beats keep their times, and a
+    /// lead-in out of range is a clear error. (This model's temporal factor is 2.)
+    func testLeadInDropsTheFirstFramesOfEachShot() throws {
+        let p = try pipeline()
+        let plane = 32 * 32 * 3
+        func frames(_ video: Tensor, _ range: Range<Int>) throws -> Tensor {
+            try Tensor(shape: [range.count, 32, 32, 3], data: Array(video.data[(range.lowerBound * plane)..<(range.upperBound * plane)]))
+        }
+        func request(frames: Int, leadIn: Int?, beats: [Beat] = [], seed: UInt64 = 7) -> GenerationRequest {
+            var r = GenerationRequest(prompt: "A cat sits on a wall.")
+            r.width = 32; r.height = 32; r.fps = 8; r.frames = frames; r.steps = 2; r.guidance = 3; r.seed = seed
+            r.returnFrames = true; r.beats = beats; r.leadInFrames = leadIn
+            return r
+        }
+        // The clip: 5 frames after a lead-in of 2 are frames 2-6 of a 7-frame generation.
+        let led = try p.generate(request(frames: 5, leadIn: 2))
+        XCTAssertEqual(led.frames, 5)
+        XCTAssertTrue(led.notes.contains("lead-in: 2 frames generated before each shot and dropped"), "\(led.notes)")
+        let long = try XCTUnwrap(try p.generate(request(frames: 7, leadIn: nil)).video)
+        assertClose(try XCTUnwrap(led.video), try frames(long, 2..<7), tolerance: 1e-6, "clip after its lead-in")
+        XCTAssertEqual(try XCTUnwrap(try p.generate(request(frames: 5, leadIn: 0)).video).shape, [5, 32, 32, 3])
+
+        // A beat at 0.5 s (kept frame 4) is frame 6 of the generation: the text changes from
+        // latent frame 4 (frames 7 and 8, kept frames 5 and 6), as a beat at 0.75 s without a lead-in.
+        let beat = try p.generate(request(frames: 9, leadIn: 2, beats: [Beat(atSeconds: 0.5, prompt: "A dog runs on a beach.")]))
+        XCTAssertTrue(beat.notes.contains("beats start at latent frames 4 (pixel frame 5)"), "\(beat.notes)")
+        let whole = try p.generate(request(frames: 11, leadIn: 0, beats: [Beat(atSeconds: 0.75, prompt: "A dog runs on a beach.")]))
+        XCTAssertTrue(whole.notes.contains("beats start at latent frames 4 (pixel frame 7)"), "\(whole.notes)")
+        assertClose(try XCTUnwrap(beat.video), try frames(try XCTUnwrap(whole.video), 2..<11), tolerance: 1e-6,
+                    "beat after a lead-in")
+
+        // Shots: each generated with its lead-in of 1, from seeds 7 and 8, and cut on its kept frames.
+        var shots = GenerationRequest(prompt: "")
+        shots.shots = [Shot(prompt: "A cat sits on a wall.", durationSeconds: 0.5),
+                       Shot(prompt: "A dog runs on a beach.", durationSeconds: 0.375)]
+        shots.width = 32; shots.height = 32; shots.fps = 8; shots.steps = 2; shots.guidance = 3; shots.seed = 7
+        shots.returnFrames = true; shots.leadInFrames = 1
+        let clip = try p.generate(shots)
+        XCTAssertEqual(clip.frames, 7)
+        XCTAssertTrue(clip.notes.contains("2 shots, 7 frames; cuts at 0.5 s (frame 4)"), "\(clip.notes)")
+        let video = try XCTUnwrap(clip.video)
+        var first = request(frames: 5, leadIn: 0)
+        first.prompt = "A cat sits on a wall."
+        var second = request(frames: 5, leadIn: 0, seed: 8)
+        second.prompt = "A dog runs on a beach."
+        assertClose(try frames(video, 0..<4), try frames(try XCTUnwrap(try p.generate(first).video), 1..<5),
+                    tolerance: 1e-6, "shot 1 after its lead-in")
+        assertClose(try frames(video, 4..<7), try frames(try XCTUnwrap(try p.generate(second).video), 1..<4),
+                    tolerance: 1e-6, "shot 2 after its lead-in")
+
+        for bad in [-1, Pipeline.maximumLeadInFrames + 1] {
+            XCTAssertThrowsError(try p.generate(request(frames: 5, leadIn: bad))) { error in
+                XCTAssertEqual((error as? KinemaError)?.code, .invalidArgument, "\(error)")
+                XCTAssertTrue((error as? KinemaError)?.message.contains("lead-in must be 0 to 64 frames") == true, "\(error)")
+            }
+        }
+    }
+
     func testBadBeatsAreClearErrors() throws {
         let p = try pipeline()
         func expect(_ containing: String, _ edit: (inout GenerationRequest) -> Void, line: UInt = #line) {
@@ -418,6 +477,17 @@ final class PipelineTests: XCTestCase {
         XCTAssertThrowsError(try Pipeline(modelDirectory: copy2)) {
             XCTAssertEqual(($0 as? KinemaError)?.code, .corruptFile, "\($0)")
             XCTAssertTrue(($0 as? KinemaError)?.message.contains("diffusion_pytorch_model") == true, "\($0)")
+        }
+        // kinema.json's lead-in becomes the default, within range.
+        let copy3 = dir.appendingPathComponent("model3")
+        try FileManager.default.copyItem(at: PipelineTests.modelURL, to: copy3)
+        let settings = copy3.appendingPathComponent("kinema.json")
+        try Data(#"{"lead_in_frames": 3}"#.utf8).write(to: settings)
+        XCTAssertEqual(try Pipeline(modelDirectory: copy3).defaults.leadInFrames, 3)
+        try Data(#"{"lead_in_frames": 65}"#.utf8).write(to: settings)
+        XCTAssertThrowsError(try Pipeline(modelDirectory: copy3)) {
+            XCTAssertEqual(($0 as? KinemaError)?.code, .invalidArgument, "\($0)")
+            XCTAssertTrue(($0 as? KinemaError)?.message.contains("lead_in_frames = 65") == true, "\($0)")
         }
     }
 
