@@ -42,6 +42,9 @@ final class KinemaTinyTests: XCTestCase {
         XCTAssertEqual(p.defaults.fps, 8)
         XCTAssertEqual(p.defaults.sampler, .unipc)
         XCTAssertGreaterThan(p.defaults.steps, 1)
+        // Kept frames start after the first latent frame and the chunk after it (the training
+        // README's lead-in measurement).
+        XCTAssertEqual(p.defaults.leadInFrames, 5)
         var bytes = 0
         let files = FileManager.default.enumerator(at: KinemaTinyTests.modelURL, includingPropertiesForKeys: [.fileSizeKey])
         while let url = files?.nextObject() as? URL {
