@@ -67,9 +67,8 @@ final class FrameSink {
         self.mp4 = mp4; self.collect = collect; self.keepFrames = keepFrames
     }
 
-    /// Appends the chunk's first `atMost` frames (all of them by default); returns how many.
-    /// Writes frames `skip`..< of a decoded chunk [3, n, H, W], at most `limit` of them; returns
-    /// how many.
+    /// Appends the chunk's frames from `skipping` on, at most `atMost` of them (by default all
+    /// of them); returns how many.
     @discardableResult
     func append(_ chunk: Tensor, skipping skip: Int = 0, atMost limit: Int = .max) throws -> Int {
         guard chunk.rank == 4, chunk.shape[0] == 3, chunk.shape[2] == height, chunk.shape[3] == width else {
