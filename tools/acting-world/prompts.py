@@ -322,17 +322,19 @@ def shot_prompts(spec: ClipSpec, rng: np.random.Generator) -> list[tuple[str, fl
             for k in range(len(spec.shots))]
 
 
-def beat_prompts(spec: ClipSpec, k: int, rng: np.random.Generator) -> tuple[str, list[tuple[float, str]]]:
+def beat_prompts(spec: ClipSpec, k: int, rng: np.random.Generator,
+                 phrase=spec_to_prompt) -> tuple[str, list[tuple[float, str]]]:
     """Shot k of `spec` as one prompt per emotion: the prompt of its first emotion, and a
     (seconds from the shot's start, prompt) beat for each change, every prompt describing the
     shot with that one emotion throughout -- what a user of the engine's beats (`kinema generate
-    --shot SECONDS:TEXT --beat SECONDS:TEXT ...`) writes for it."""
+    --shot SECONDS:TEXT --beat SECONDS:TEXT ...`) writes for it. `phrase(spec, rng)` words each
+    prompt (training passes one that avoids the held-out prompts and may return None)."""
     alone = shot_spec(spec, k)
     shot = alone.shots[0]
 
     def holding(emotion: str) -> str:
         still = replace(shot, emotions=[EmotionEvent(0.0, emotion)])
-        return spec_to_prompt(replace(alone, shots=[still]), rng)
+        return phrase(replace(alone, shots=[still]), rng)
 
     return holding(shot.emotions[0].emotion), [(e.time, holding(e.emotion)) for e in shot.emotions[1:]]
 

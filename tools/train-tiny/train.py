@@ -45,8 +45,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "acting-world"))
 
 from generate import DURATIONS, TRAIN_NAMESPACE, clip_rng, heldout_prompts, sample_clip  # noqa: E402
-from prompts import sample_spec, shot_spec, spec_to_prompt  # noqa: E402
-from world import EMOTIONS, ClipSpec, EmotionEvent, face_masks, pad_to_chunks, render_clip  # noqa: E402
+from prompts import beat_prompts, sample_spec, spec_to_prompt  # noqa: E402
+from world import EMOTIONS, ClipSpec, face_masks, pad_to_chunks, render_clip  # noqa: E402
 
 # The text length WanPipeline pads prompt embeddings to (its default max_sequence_length).
 MAX_SEQUENCE_LENGTH = 512
@@ -229,17 +229,13 @@ def beat_schedule(spec: ClipSpec, latent_frames: int, phrase, rng: np.random.Gen
     would not start a later latent frame or a phrasing is missing."""
     if len(spec.shots) != 1 or len(spec.shots[0].emotions) < 2:
         return None
-    alone = shot_spec(spec, 0)
-    shot = alone.shots[0]
-    schedule: list[tuple[int, str]] = []
-    for ev in shot.emotions:
-        holding = dataclasses.replace(alone, shots=[dataclasses.replace(
-            shot, emotions=[EmotionEvent(0.0, ev.emotion)])])
-        frame = beat_latent_frame(ev.time, FPS, VAE["scale_factor_temporal"])
-        text = phrase(holding, rng)
-        if not text or (schedule and frame <= schedule[-1][0]) or frame >= latent_frames:
-            return None
-        schedule.append((frame, text))
+    first, changes = beat_prompts(spec, 0, rng, phrase)
+    temporal = VAE["scale_factor_temporal"]
+    schedule = [(0, first)] + [(beat_latent_frame(t, FPS, temporal), text) for t, text in changes]
+    starts = [frame for frame, _ in schedule]
+    if not all(text for _, text in schedule) or any(b <= a for a, b in zip(starts, starts[1:])) \
+            or starts[-1] >= latent_frames:
+        return None
     return schedule
 
 
@@ -1025,7 +1021,6 @@ def stage_dit(args, minutes: float) -> None:
         # pass, after the batch.
         # Clips with beats: every clip's spans side by side in one context, masked per latent frame.
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16"):
-            texts = prompts + [swapped[k] for k in contrasted]
             if any(sch is not None for sch in schedules):
                 rows = [sch or [(0, text)] for sch, text in zip(schedules, prompts)] + \
                        [[(0, swapped[k])] for k in contrasted]
@@ -1033,7 +1028,8 @@ def stage_dit(args, minutes: float) -> None:
                 emb, mask = span_contexts(emb, [[first for first, _ in row] for row in rows], x0.shape[2],
                                           x0.shape[3] * x0.shape[4] // 4)
             else:
-                emb, mask = encode_prompts(tokenizer, text_encoder, texts), None
+                emb = encode_prompts(tokenizer, text_encoder, prompts + [swapped[k] for k in contrasted])
+                mask = None
             sel = torch.tensor(list(range(len(idx))) + contrasted, device=device)
             for proc in span_processors:
                 proc.mask = mask
